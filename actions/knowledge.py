@@ -1,0 +1,62 @@
+"""Serve vetted knowledge-base answers, or say honestly that there is none."""
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import (channel_of, knowledge_log, say, selector,
+                              user_turns_since_entry, yes_no_buttons)
+from bot.replies import replies
+from bot.knowledge.entry import KnowledgeEntry
+from bot.knowledge.serving import Decision
+
+LAST_ENTRY_SLOT = "kb_last_entry"
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> Text:
+        return "action_answer_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        sel = selector()
+        last = tracker.get_slot(LAST_ENTRY_SLOT)
+        turns = user_turns_since_entry(tracker, last)
+        if turns is None or turns > sel.config.follow_up_window:
+            last = None
+        decision = sel.decide(text, message.get("intent_ranking") or [], last_entry_id=last)
+        return serve(dispatcher, tracker, decision, text)
+
+
+def send_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: KnowledgeEntry,
+               how: str, confidence: Optional[float] = None, **metadata: Any) -> List[EventType]:
+    """Send a vetted answer, logging which text (id + content hash) the patient saw."""
+    knowledge_log().record_served(tracker.sender_id, channel_of(tracker), entry.id, entry.version,
+                                  how, confidence)
+    dispatcher.utter_message(text=entry.answer, label="knowledge", kb_entry=entry.id,
+                             kb_topic=entry.topic, kb_version=entry.version, kb_how=how, **metadata)
+    return [SlotSet(LAST_ENTRY_SLOT, entry.id)]
+
+
+def serve(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision,
+          text: str) -> List[EventType]:
+    """Send the reply for a decision: the answer, suggestions, or the honest no-answer."""
+    if decision.kind == "answer":
+        return send_entry(dispatcher, tracker, decision.entry, decision.how, decision.confidence)
+
+    knowledge_log().record_unanswered(tracker.sender_id, channel_of(tracker), text, decision.how,
+                                      decision.best_guess, decision.confidence)
+    if decision.kind == "suggest":
+        buttons = [{"title": e.title, "payload": e.questions[0]} for e in decision.suggestions]
+        buttons.append({"title": replies()("did_you_mean_none"), "payload": "I want to ask a person"})
+        say(dispatcher, "did_you_mean", label="did_you_mean", buttons=buttons)
+        return []
+    if decision.how == "follow_up_without_topic":
+        say(dispatcher, "follow_up_unclear", label="none")
+        return []
+    say(dispatcher, "no_vetted_answer", label="none", buttons=yes_no_buttons(), offer="handoff",
+        question=text[:500])
+    return []

@@ -1,0 +1,125 @@
+"""Reply to a symptom report by level, escalating warning signs to staff before replying."""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import send_entry, serve
+from actions.services import (channel_of, clinic, escalations, knowledge_base, say, selector,
+                              yes_no_buttons)
+from bot.knowledge.serving import Decision
+from bot.escalation.levels import ESCALATING_LEVELS, more_serious
+
+TREATMENT_DATE_SLOT = "treatment_date"
+SYMPTOM_INTENT = "report_symptom"
+# Entries the routine reply already gives or that repeat it.
+ROUTINE_COVERED = ("side_effects", "when_to_report", "safety")
+
+
+@lru_cache(maxsize=1)
+def engine():
+    from bot.triage.engine import TriageEngine
+
+    return TriageEngine()
+
+
+def days_since(date_text: Optional[str], today: Optional[dt.date] = None) -> Optional[int]:
+    if not date_text:
+        return None
+    try:
+        days = ((today or dt.date.today()) - dt.date.fromisoformat(str(date_text)[:10])).days
+    except ValueError:
+        return None
+    return days if days >= 0 else None
+
+
+def treated_earlier(tracker: Tracker) -> bool:
+    """Whether an earlier message in this session linked symptoms to a past treatment."""
+    users = [e for e in tracker.events if e.get("event") == "user"][:-1]
+    return any(((e.get("parse_data") or {}).get("triage") or {}).get("treated") for e in users)
+
+
+class ActionTriageResponse(Action):
+    def name(self) -> Text:
+        return "action_triage_response"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        triage = dict(message.get("triage") or {})
+        level = triage.get("level") or "none"
+        findings = triage.get("findings") or []
+        events: List[EventType] = []
+
+        # The NLU step sees one message; what earlier turns said (the treatment date, that
+        # the person was treated) can only make the level more serious, never less.
+        known_days = days_since(tracker.get_slot(TREATMENT_DATE_SLOT))
+        earlier = treated_earlier(tracker)
+        if known_days is not None or earlier:
+            ctx = engine().assess(text, days=known_days, treated=earlier)
+            if more_serious(ctx.level, level) != level:
+                level, findings = ctx.level, [vars(f) for f in ctx.findings]
+        said_days = triage.get("days_since_treatment")
+        if said_days is not None and tracker.get_slot(TREATMENT_DATE_SLOT) is None:
+            date = dt.date.today() - dt.timedelta(days=int(said_days))
+            events.append(SlotSet(TREATMENT_DATE_SLOT, date.isoformat()))
+
+        if level in ESCALATING_LEVELS:
+            counted = [f for f in findings if f.get("level") != "none"]
+            escalations().raise_or_update(
+                conversation_id=tracker.sender_id, channel=channel_of(tracker),
+                sender_id=tracker.sender_id, level=level, reason="symptoms",
+                trigger_message=text,
+                symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")} for f in counted],
+            )
+        if level == "emergency":
+            say(dispatcher, "triage_emergency", label="triage", triage_level=level)
+            say(dispatcher, "triage_emergency_staff", label="triage", triage_level=level)
+        elif level == "urgent":
+            key = "triage_urgent_open" if clinic().is_open() else "triage_urgent_closed"
+            say(dispatcher, key, label="triage", triage_level=level)
+            say(dispatcher, "triage_meanwhile", label="triage", triage_level=level)
+            events += self._serve(dispatcher, tracker, "when_to_report", level)
+        elif level == "routine":
+            say(dispatcher, "triage_routine_intro", label="triage", triage_level=level)
+            events += self._serve(dispatcher, tracker, "side_effects", level)
+            say(dispatcher, "triage_routine_watch", label="triage", triage_level=level)
+        else:
+            # Nothing to act on (denied, hypothetical or resolved symptoms): if the message
+            # also asks a question the knowledge base answers, answer that.
+            decision = self._question_in(message, tracker)
+            if decision is not None:
+                return events + serve(dispatcher, tracker, decision, text)
+            say(dispatcher, "triage_unclear", label="triage", triage_level=level)
+            events += self._serve(dispatcher, tracker, "when_to_report", level)
+            say(dispatcher, "triage_offer_staff", label="triage", buttons=yes_no_buttons(),
+                offer="handoff", question=text[:500])
+            return events
+        if level == "routine":
+            # "A bit red since yesterday - can I go to the gym?": the question gets its answer
+            # too, after the reassurance.
+            decision = self._question_in(message, tracker)
+            if decision is not None and decision.entry.id not in ROUTINE_COVERED:
+                events += send_entry(dispatcher, tracker, decision.entry, decision.how,
+                                     decision.confidence)
+        return events
+
+    @staticmethod
+    def _question_in(message: Dict[str, Any], tracker: Tracker) -> Optional[Decision]:
+        """The knowledge answer the classifier found, ignoring its symptom-report guess."""
+        ranking = [r for r in message.get("intent_ranking") or []
+                   if r.get("name") not in (SYMPTOM_INTENT, "nlu_fallback")]
+        decision = selector().decide(message.get("text") or "", ranking)
+        return decision if decision.kind == "answer" else None
+
+    @staticmethod
+    def _serve(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id: str,
+               level: str) -> List[EventType]:
+        return send_entry(dispatcher, tracker, knowledge_base().get(entry_id), f"triage_{level}",
+                          triage_level=level)

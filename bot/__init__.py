@@ -1,0 +1,1 @@
+"""Patient-facing assistant for the Exosome Pro clinic: knowledge, triage, storage, channels."""

@@ -1,0 +1,1 @@
+"""Putting conversations in front of staff: escalation records, their trail and notifications."""

@@ -1,0 +1,1 @@
+"""Conversation evaluation: run labelled cases through the real assistant and score them."""

@@ -1,0 +1,77 @@
+"""Generate the Rasa training data and domain part for the knowledge base.
+
+knowledge/entries/*.md is the one source of truth; the files written here are derived,
+deterministic (sorted, no timestamps) and carry a do-not-edit header, so a stale copy is
+detectable by regenerating in memory and comparing (see `check`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+from bot import paths
+from bot.knowledge.loader import KnowledgeBase, load_knowledge_base
+
+ANSWER_ACTION = "action_answer_question"
+HEADER = (
+    "# generated from knowledge/ by `python -m bot.knowledge build` - do not edit.\n"
+    "# Edit the entry files in knowledge/entries/ instead; `make run` regenerates this file.\n"
+)
+
+
+def _quote(text: str) -> str:
+    # Rasa reads each example line as-is after "- "; keep one line and no leading YAML markers.
+    return " ".join(text.split())
+
+
+def render_nlu(kb: KnowledgeBase) -> str:
+    lines = [HEADER, 'version: "3.1"', "nlu:"]
+    for entry in kb:
+        lines.append(f"  - intent: {entry.intent}")
+        lines.append("    examples: |")
+        lines.extend(f"      - {_quote(q)}" for q in entry.questions)
+    return "\n".join(lines) + "\n"
+
+
+def render_rules(kb: KnowledgeBase) -> str:
+    lines = [HEADER, 'version: "3.1"', "rules:"]
+    for entry in kb:
+        lines += [
+            f"  - rule: answer {entry.id} from the knowledge base",
+            "    steps:",
+            f"      - intent: {entry.intent}",
+            f"      - action: {ANSWER_ACTION}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_domain(kb: KnowledgeBase) -> str:
+    lines = [HEADER, 'version: "3.1"', "intents:"]
+    lines.extend(f"  - {entry.intent}" for entry in kb)
+    return "\n".join(lines) + "\n"
+
+
+def render_all(kb: KnowledgeBase) -> Dict[Path, str]:
+    return {
+        paths.GENERATED_DATA_DIR / "knowledge_nlu.yml": render_nlu(kb),
+        paths.GENERATED_DATA_DIR / "knowledge_rules.yml": render_rules(kb),
+        paths.GENERATED_DOMAIN_FILE: render_domain(kb),
+    }
+
+
+def build(kb: KnowledgeBase | None = None) -> List[Path]:
+    """Write the generated files; return those whose content changed."""
+    kb = kb or load_knowledge_base()
+    changed = []
+    for path, text in render_all(kb).items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def stale_files(kb: KnowledgeBase | None = None) -> List[Path]:
+    kb = kb or load_knowledge_base()
+    return [p for p, text in render_all(kb).items()
+            if not p.exists() or p.read_text(encoding="utf-8") != text]

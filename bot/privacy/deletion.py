@@ -1,0 +1,87 @@
+"""Delete a conversation's content, keeping an audit stub (id, time, levels raised).
+
+Rasa writes the current session's events back after the turn that asked for deletion (its
+SQL store appends "the events it has not stored yet", which after a delete is all of them),
+so a deletion keeps its cutoff time and the worker sweeps it again for a while, removing any
+event older than the cutoff that reappears.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import List
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, select, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from bot.storage.db import transaction
+from bot.storage.models import (DataDeletion, Escalation, EscalationEvent, ServedAnswer,
+                                UnansweredQuestion, utcnow)
+
+SWEEP_FOR = dt.timedelta(hours=1)
+
+# Rasa's tracker-store table, created by Rasa itself in the same database.
+_rasa_events = Table(
+    "events", MetaData(),
+    Column("id", Integer, primary_key=True), Column("sender_id", String(255)),
+    Column("timestamp", Float), Column("data", Text),
+)
+
+
+def _epoch(naive_utc: dt.datetime) -> float:
+    return naive_utc.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def request_deletion(url: str, conversation_id: str) -> int:
+    """Record the request and purge at once what can be purged; returns the stub id."""
+    with transaction(url) as s:
+        levels = sorted({lvl for (lvl,) in s.execute(
+            select(Escalation.level).where(Escalation.conversation_id == conversation_id))})
+        stub = DataDeletion(conversation_id=conversation_id, escalation_levels=",".join(levels))
+        s.add(stub)
+        s.flush()
+        stub_id, cutoff = stub.id, stub.requested_at
+    purge(url, conversation_id, _epoch(cutoff))
+    return stub_id
+
+
+def purge(url: str, conversation_id: str, cutoff: float) -> int:
+    """Remove the conversation's content up to `cutoff` (epoch seconds); returns tracker
+    events removed. Idempotent: sweeping again removes only what reappeared."""
+    with transaction(url) as s:
+        s.execute(delete(UnansweredQuestion).where(UnansweredQuestion.conversation_id == conversation_id))
+        s.execute(delete(ServedAnswer).where(ServedAnswer.conversation_id == conversation_id))
+        ids = [i for (i,) in s.execute(select(Escalation.id).where(
+            Escalation.conversation_id == conversation_id, Escalation.trigger_message.isnot(None)))]
+        if ids:
+            s.execute(update(Escalation).where(Escalation.id.in_(ids)).values(
+                trigger_message=None, symptoms=None, contact_name=None, contact=None,
+                treatment_date=None, updated_at=utcnow()))
+            s.execute(update(EscalationEvent).where(EscalationEvent.escalation_id.in_(ids),
+                                                    EscalationEvent.action == "note")
+                      .values(detail="(deleted at the patient's request)"))
+            for esc_id in ids:
+                s.add(EscalationEvent(escalation_id=esc_id, actor="patient", action="data_deleted",
+                                      detail="conversation content deleted at the patient's request"))
+    try:
+        with transaction(url) as s:
+            return s.execute(delete(_rasa_events).where(
+                _rasa_events.c.sender_id == conversation_id,
+                _rasa_events.c.timestamp <= cutoff)).rowcount or 0
+    except (OperationalError, ProgrammingError):
+        return 0  # no tracker-store table in this database (e.g. an in-memory tracker store)
+
+
+def sweep(url: str, now: dt.datetime | None = None) -> int:
+    """Re-purge recent deletions; mark them complete once their sweep window has passed."""
+    now = now or utcnow()
+    removed = 0
+    with transaction(url) as s:
+        recent: List[DataDeletion] = list(s.scalars(
+            select(DataDeletion).where(DataDeletion.completed_at.is_(None))))
+        todo = [(d.id, d.conversation_id, d.requested_at) for d in recent]
+    for stub_id, conversation_id, requested_at in todo:
+        removed += purge(url, conversation_id, _epoch(requested_at))
+        if now - requested_at > SWEEP_FOR:
+            with transaction(url) as s:
+                s.get(DataDeletion, stub_id).completed_at = now
+    return removed

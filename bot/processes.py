@@ -1,0 +1,76 @@
+"""Start and stop the project's own server processes (used by the eval runner, tests and
+benchmarks); every server binds to loopback only."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+from bot import paths
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except Exception as exc:  # noqa: BLE001 - any failure means "not up yet"
+            last = exc
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not up after {timeout:.0f}s: {last}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def project_env(**overrides: str) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(paths.ROOT), env.get("PYTHONPATH", "")) if p)
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def action_server(database_url: str, port: Optional[int] = None, log_path: Optional[Path] = None,
+                  extra_env: Optional[Dict[str, str]] = None, timeout: float = 90) -> Iterator[str]:
+    """Run the action server; yields its webhook URL."""
+    port = port or free_port()
+    env = project_env(DATABASE_URL=database_url, SANIC_HOST="127.0.0.1", **(extra_env or {}))
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    cmd: List[str] = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout, proc)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop(proc)
+        if log_path:
+            log.close()

@@ -1,0 +1,86 @@
+"""`make run`: start the assistant on localhost (SQLite by default) until Ctrl-C.
+
+Starts the action server, the Rasa server and the web chat page, each bound to 127.0.0.1,
+prints where to open the chat, and stops everything cleanly on Ctrl-C or when one of them
+exits.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from bot import paths
+from bot.logging_setup import configure_logging
+from bot.model import verified_model
+from bot.processes import project_env, stop, wait_http
+from bot.settings import Settings
+from bot.storage.db import upgrade
+
+RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
+ACTION_PORT = int(os.environ.get("ACTION_PORT", "5055"))
+WEB_PORT = int(os.environ.get("WEB_PORT", "8080"))
+
+
+def _serve_web() -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(paths.ROOT / "web"))
+    handler.log_message = lambda *a, **k: None  # type: ignore[assignment]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", WEB_PORT), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> int:
+    configure_logging()
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    model = verified_model()
+    env = project_env(DATABASE_URL=settings.database_url,
+                      ACTION_ENDPOINT_URL=f"http://127.0.0.1:{ACTION_PORT}/webhook",
+                      SANIC_HOST="127.0.0.1")
+    logs = paths.ROOT / "var" / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = []
+
+    def start(name, cmd):
+        log = open(logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append((name, proc))
+        return proc
+
+    py = sys.executable
+    try:
+        actions = start("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ACTION_PORT)])
+        rasa = start("rasa", [py, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
+                              "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
+                              "--cors", f"http://127.0.0.1:{WEB_PORT}", "--cors", f"http://localhost:{WEB_PORT}"])
+        print(f"starting (logs in {logs.relative_to(paths.ROOT)}/) ...", flush=True)
+        wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions)
+        wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa)
+        web = _serve_web()
+        print(f"\nThe assistant is running. Open the chat at http://127.0.0.1:{WEB_PORT}/\n"
+              f"(database: {settings.database_url}; press Ctrl-C to stop)\n", flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        while not stopped.is_set():
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; stopping (see var/log/{name}.log)")
+                    stopped.set()
+            time.sleep(0.5)
+        web.shutdown()
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+    finally:
+        for _, proc in reversed(procs):
+            stop(proc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

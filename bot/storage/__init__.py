@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the database session factory and the stores built on them."""

@@ -1,0 +1,120 @@
+"""SQLAlchemy models (1.4, written in the 2.0 style: Column models and select() queries).
+
+Rasa's SQLTrackerStore keeps the transcript in its own `events` table in the same database;
+these tables hold what our assistant adds on top of it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class UnansweredQuestion(Base):
+    """A question the knowledge base had no vetted answer for, kept for staff curation."""
+
+    __tablename__ = "unanswered_questions"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=False)
+    text = Column(Text, nullable=False)
+    # What the classifier guessed, so staff can see near misses when curating.
+    best_guess = Column(String(255))
+    confidence = Column(Float)
+    reason = Column(String(32), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class ServedAnswer(Base):
+    """Which vetted text (entry id + content hash) a patient was shown, and when."""
+
+    __tablename__ = "served_answers"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=False)
+    entry_id = Column(String(128), nullable=False, index=True)
+    entry_version = Column(String(64), nullable=False)
+    confidence = Column(Float)
+    how = Column(String(32), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Escalation(Base):
+    """A conversation put in front of staff: a warning sign, a request for a person, or a
+    question the knowledge base could not answer that the patient asked us to pass on."""
+
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    # emergency | urgent | routine | none (none: a request for a person or a passed-on question)
+    level = Column(String(16), nullable=False, index=True)
+    reason = Column(String(32), nullable=False)  # symptoms | human_request | question
+    status = Column(String(16), nullable=False, default="open", index=True)
+    assignee = Column(String(128))
+    trigger_message = Column(Text)
+    symptoms = Column(Text)  # JSON list of {label, level, text, start, end}
+    contact_name = Column(String(255))
+    contact = Column(String(255))
+    treatment_date = Column(String(10))
+    outcome = Column(String(64))
+    safety_net_sent_at = Column(DateTime)
+    acknowledged_at = Column(DateTime)
+    resolved_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class EscalationEvent(Base):
+    """The trail of an escalation: raised, level raised, details given, staff actions, notes."""
+
+    __tablename__ = "escalation_events"
+
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"),
+                           nullable=False, index=True)
+    actor = Column(String(128), nullable=False)  # "assistant", "system" or a staff user name
+    action = Column(String(32), nullable=False)
+    detail = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A staff notification waiting to be delivered; written in the same transaction as the
+    escalation so that a notifier being down can delay it but never lose it."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id", ondelete="SET NULL"), index=True)
+    notifier = Column(String(32), nullable=False)
+    payload = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    last_error = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    delivered_at = Column(DateTime)
+
+
+class DataDeletion(Base):
+    """Audit stub left when a patient deletes their data: no content, only that it happened."""
+
+    __tablename__ = "data_deletions"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    requested_at = Column(DateTime, nullable=False, default=utcnow)
+    completed_at = Column(DateTime)
+    escalation_levels = Column(String(255))  # e.g. "urgent,none": what was raised, not why

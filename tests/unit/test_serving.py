@@ -1,0 +1,72 @@
+"""The answer selector serves only confident answers, suggests when unsure, and never guesses."""
+import pytest
+
+from bot.knowledge.serving import AnswerSelector, ServingConfig
+
+CFG = ServingConfig(answer_threshold=0.5, suggest_threshold=0.2, max_suggestions=3, follow_up_window=3)
+
+
+@pytest.fixture(scope="module")
+def selector(kb):
+    return AnswerSelector(kb, CFG)
+
+
+def rank(*pairs):
+    return [{"name": n, "confidence": c} for n, c in pairs]
+
+
+def test_confident_answer_is_served(selector):
+    d = selector.decide("anything", rank(("kb_side_effects", 0.9), ("kb_safety", 0.05)))
+    assert d.kind == "answer" and d.entry.id == "side_effects" and d.how == "classifier"
+
+
+def test_low_confidence_offers_suggestions_not_an_answer(selector):
+    d = selector.decide("hmm", rank(("kb_side_effects", 0.4), ("kb_safety", 0.3), ("kb_follow_up", 0.1)))
+    assert d.kind == "suggest"
+    assert [e.id for e in d.suggestions] == ["side_effects", "safety"]
+
+
+def test_fallback_on_top_means_low_confidence(selector):
+    d = selector.decide("hmm", rank(("nlu_fallback", 0.3), ("kb_side_effects", 0.6)))
+    assert d.kind == "suggest" and d.suggestions[0].id == "side_effects"
+
+
+def test_out_of_scope_is_never_answered(selector):
+    d = selector.decide("price?", rank(("out_of_scope", 0.7), ("kb_side_effects", 0.25)))
+    assert d.kind == "no_answer" and d.how == "out_of_scope"
+
+
+def test_nothing_close_is_an_honest_no_answer(selector):
+    d = selector.decide("zzz", rank(("kb_side_effects", 0.1), ("kb_safety", 0.05)))
+    assert d.kind == "no_answer"
+
+
+def test_exact_question_of_an_entry_is_served_whatever_the_ranking(selector, kb):
+    q = kb.get("dandruff").questions[0]
+    d = selector.decide(q.upper() + "!", rank(("out_of_scope", 0.9)))
+    assert d.kind == "answer" and d.entry.id == "dandruff" and d.how == "exact_question"
+
+
+def test_follow_up_resolves_to_the_last_entry(selector):
+    d = selector.decide("how long does that last?", rank(("follow_up", 0.9)), last_entry_id="side_effects")
+    assert d.kind == "answer" and d.entry.id == "side_effects" and d.how == "follow_up"
+
+
+def test_follow_up_without_a_previous_topic_is_not_answered(selector):
+    d = selector.decide("how long does that last?", rank(("follow_up", 0.9)), last_entry_id=None)
+    assert d.kind == "no_answer" and d.how == "follow_up_without_topic"
+
+
+def test_serving_config_is_strict(tmp_path):
+    p = tmp_path / "serving.yml"
+    p.write_text("answer_treshold: 0.5\n")
+    with pytest.raises(ValueError, match="answer_treshold"):
+        ServingConfig.load(p)
+    p.write_text("answer_threshold: 0.2\nsuggest_threshold: 0.4\n")
+    with pytest.raises(ValueError, match="suggest_threshold"):
+        ServingConfig.load(p)
+
+
+def test_shipped_serving_config_loads():
+    cfg = ServingConfig.load()
+    assert 0 < cfg.suggest_threshold <= cfg.answer_threshold < 1
