@@ -12,6 +12,8 @@ OUT    ?= reports/$(basename $(notdir $(CASES)))-report.json
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
+# Never send telemetry or crash reports (which can hold patient text) to Rasa's servers.
+export RASA_TELEMETRY_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: help install lock generate validate train run test eval tune clean

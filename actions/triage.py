@@ -93,7 +93,8 @@ class ActionTriageResponse(Action):
         else:
             # Nothing to act on (denied, hypothetical or resolved symptoms): if the message
             # also asks a question the knowledge base answers, answer that.
-            decision = self._question_in(message, tracker)
+            only_denied = bool(findings) and all("NEGATED" in (f.get("modifiers") or []) for f in findings)
+            decision = self._question_in(message, tracker, skip=ROUTINE_COVERED if only_denied else ())
             if decision is not None:
                 return events + serve(dispatcher, tracker, decision, text)
             say(dispatcher, "triage_unclear", label="triage", triage_level=level)
@@ -111,10 +112,13 @@ class ActionTriageResponse(Action):
         return events
 
     @staticmethod
-    def _question_in(message: Dict[str, Any], tracker: Tracker) -> Optional[Decision]:
-        """The knowledge answer the classifier found, ignoring its symptom-report guess."""
-        ranking = [r for r in message.get("intent_ranking") or []
-                   if r.get("name") not in (SYMPTOM_INTENT, "nlu_fallback")]
+    def _question_in(message: Dict[str, Any], tracker: Tracker, skip=()) -> Optional[Decision]:
+        """The knowledge answer the classifier found, ignoring its symptom-report guess.
+        `skip`: topics not to take; "no swelling, no redness - when will I see results?" is
+        not a question about side effects, whatever the symptom words made the classifier
+        think."""
+        skipped = {SYMPTOM_INTENT, "nlu_fallback"} | {f"kb_{t}" for t in skip}
+        ranking = [r for r in message.get("intent_ranking") or [] if r.get("name") not in skipped]
         decision = selector().decide(message.get("text") or "", ranking)
         return decision if decision.kind == "answer" else None
 

@@ -53,6 +53,8 @@ def project_env(**overrides: str) -> Dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Never send telemetry or crash reports (which can hold patient text) to Rasa's servers.
+    env["RASA_TELEMETRY_ENABLED"] = "false"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(paths.ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(overrides)
     return env

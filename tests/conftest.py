@@ -8,6 +8,7 @@ from bot import paths
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["RASA_TELEMETRY_ENABLED"] = "false"
 
 
 @pytest.fixture(scope="session")

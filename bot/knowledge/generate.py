@@ -19,6 +19,27 @@ HEADER = (
 )
 
 
+# Patients wrap questions in context that says nothing about the topic: greetings, where they
+# are in their treatment. A question of every entry is repeated behind each kind of context so
+# the classifier learns to look past it. (Denials are masked by DenialAwareTokenizer.)
+# Deterministic: the same entry always gets the same variants.
+CONTEXT_PREFIXES = (
+    ("Hi there,", "Good morning!", "Hello, quick question:", "Sorry if this is silly, but"),
+    ("I had my first session last week.", "My appointment is next month.",
+     "I'm still deciding whether to book."),
+)
+
+
+def _with_context(entry) -> list:
+    """One question behind a greeting, one behind treatment status."""
+    seed = sum(map(ord, entry.id))
+    out = []
+    for i, group in enumerate(CONTEXT_PREFIXES):
+        q = entry.questions[(seed + 7 * i) % len(entry.questions)]
+        out.append(f"{group[(seed + i) % len(group)]} {q[0].lower() + q[1:]}")
+    return out
+
+
 def _quote(text: str) -> str:
     # Rasa reads each example line as-is after "- "; keep one line and no leading YAML markers.
     return " ".join(text.split())
@@ -30,6 +51,7 @@ def render_nlu(kb: KnowledgeBase) -> str:
         lines.append(f"  - intent: {entry.intent}")
         lines.append("    examples: |")
         lines.extend(f"      - {_quote(q)}" for q in entry.questions)
+        lines.extend(f"      - {_quote(q)}" for q in _with_context(entry) if q not in entry.questions)
     return "\n".join(lines) + "\n"
 
 

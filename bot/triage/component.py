@@ -19,7 +19,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.triage.engine import TriageEngine
+from bot.triage.engine import TriageEngine  # noqa: F401 - type of `engine`
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,10 @@ class SymptomTriage(GraphComponent):
         return {}
 
     def __init__(self, config: Dict[Text, Any], engine: Optional[TriageEngine] = None) -> None:
+        from bot.triage.tokenizer import shared_engine
+
         self.component_config = config
-        self.engine = engine or TriageEngine()
+        self.engine = engine or shared_engine()
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

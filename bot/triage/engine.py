@@ -138,6 +138,26 @@ class TriageEngine:
             result.level = more_serious(result.level, level)
         return result
 
+    def denied_spans(self, text: str) -> List[tuple]:
+        """Character spans of denied signs with their negation cue ("no swelling", "no fever
+        at all"), in the original text. The classifier is trained and run without these:
+        a denial is context, not the question."""
+        norm, offsets = self.normalise(text or "")
+        if not norm.strip():
+            return []
+        doc = self.nlp(norm)
+        spans = []
+        for ent in doc.ents:
+            for mod in ent._.modifiers:
+                if mod.category != "NEGATED":
+                    continue
+                a, b = mod.modifier_span
+                start_tok, end_tok = min(a, ent.start), max(b, ent.end)
+                start_char = doc[start_tok].idx
+                end_char = doc[end_tok - 1].idx + len(doc[end_tok - 1])
+                spans.append((offsets[start_char], offsets[end_char - 1] + 1))
+        return spans
+
     def _general_question(self, sent) -> bool:
         words = [t.lower_ for t in sent if not t.is_punct and not t.is_space]
         if not words or not sent.text.strip().endswith("?"):

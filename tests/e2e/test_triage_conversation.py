@@ -69,10 +69,18 @@ def test_hypothetical_question_is_answered_not_escalated(assistant, sender):
     assert out.entries == ["when_to_report"]
 
 
-def test_denied_symptoms_with_a_question_get_the_answer(assistant, sender):
+def test_denied_symptoms_do_not_turn_a_question_into_side_effects(assistant, sender, kb):
     out = assistant.say(sender, "Treatment was 3 days ago, no swelling, no redness at all. when will my hair grow?")
     assert out.triage == "none" and not out.escalated
-    assert out.entries == ["results_timeline"]
+    assert "side_effects" not in out.entries
+    offered = [b["title"] for group in out.buttons for b in group]
+    assert out.entries == ["results_timeline"] or offered[0] == kb.get("results_timeline").title
+
+
+def test_denied_symptoms_with_a_clear_question_get_its_answer(assistant, sender):
+    out = assistant.say(sender, "no fever and no pain since my session, all good. is a glass of wine ok tonight?")
+    assert out.triage == "none" and not out.escalated
+    assert out.entries == ["aftercare_smoking_alcohol"]
 
 
 def test_classifier_cannot_talk_a_warning_sign_away(assistant, sender):

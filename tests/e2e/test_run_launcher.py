@@ -1,0 +1,58 @@
+"""`make run`'s launcher: starts everything on loopback, serves the chat page, answers over
+real HTTP, and stops cleanly on Ctrl-C."""
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from bot import paths
+from bot.processes import free_port, project_env
+
+pytestmark = pytest.mark.slow
+
+
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), WEB_PORT=str(web_port),
+                      DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
+    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines, deadline = [], time.monotonic() + 300
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            lines.append(line)
+            if "Open the chat at" in line:
+                break
+        assert f"http://127.0.0.1:{web_port}/" in "".join(lines), "".join(lines)
+
+        page = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10).read().decode()
+        assert "<form" in page and "chat.js" in page
+
+        replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+                       {"sender": "launcher-test", "message": "can I smoke after the treatment?"})
+        texts = [r.get("text", "") for r in replies]
+        assert "automated assistant" in texts[0]
+        assert any("smok" in t.lower() for t in texts[1:])
+
+        # Rasa's HTTP API is not opened by make run.
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{rasa_port}/conversations/launcher-test/tracker", timeout=10)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, out[-2000:]
+    assert "stopping" in out
