@@ -6,9 +6,11 @@ from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.details import FORM as DETAILS_FORM
+from actions.details import details_missing
 from actions.knowledge import send_entry, serve
 from actions.services import (channel_of, clinic, escalations, knowledge_base, say, selector,
                               yes_no_buttons)
@@ -70,7 +72,11 @@ class ActionTriageResponse(Action):
             date = dt.date.today() - dt.timedelta(days=int(said_days))
             events.append(SlotSet(TREATMENT_DATE_SLOT, date.isoformat()))
 
+        ask_details = False
         if level in ESCALATING_LEVELS:
+            # After the warning-sign reply, ask for the details staff need, unless the form is
+            # already running (a second symptom mid-form) or everything is known.
+            ask_details = not tracker.active_loop.get("name") and details_missing(tracker)
             counted = [f for f in findings if f.get("level") != "none"]
             escalations().raise_or_update(
                 conversation_id=tracker.sender_id, channel=channel_of(tracker),
@@ -86,10 +92,12 @@ class ActionTriageResponse(Action):
             say(dispatcher, key, label="triage", triage_level=level)
             say(dispatcher, "triage_meanwhile", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "when_to_report", level)
+            events += self._answer_question_too(dispatcher, tracker, message)
         elif level == "routine":
             say(dispatcher, "triage_routine_intro", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "side_effects", level)
             say(dispatcher, "triage_routine_watch", label="triage", triage_level=level)
+            events += self._answer_question_too(dispatcher, tracker, message)
         else:
             # Nothing to act on (denied, hypothetical or resolved symptoms): if the message
             # also asks a question the knowledge base answers, answer that.
@@ -101,15 +109,18 @@ class ActionTriageResponse(Action):
             events += self._serve(dispatcher, tracker, "when_to_report", level)
             say(dispatcher, "triage_offer_staff", label="triage", buttons=yes_no_buttons(),
                 offer="handoff", question=text[:500])
-            return events
-        if level == "routine":
-            # "A bit red since yesterday - can I go to the gym?": the question gets its answer
-            # too, after the reassurance.
-            decision = self._question_in(message, tracker)
-            if decision is not None and decision.entry.id not in ROUTINE_COVERED:
-                events += send_entry(dispatcher, tracker, decision.entry, decision.how,
-                                     decision.confidence)
+        if ask_details:
+            events.append(FollowupAction(DETAILS_FORM))
         return events
+
+    def _answer_question_too(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             message: Dict[str, Any]) -> List[EventType]:
+        """"A bit red since yesterday - can I go to the gym?": after the safety reply, the
+        question gets its answer too (not after an emergency: that reply stays focused)."""
+        decision = self._question_in(message, tracker)
+        if decision is None or decision.entry.id in ROUTINE_COVERED:
+            return []
+        return send_entry(dispatcher, tracker, decision.entry, decision.how, decision.confidence)
 
     @staticmethod
     def _question_in(message: Dict[str, Any], tracker: Tracker, skip=()) -> Optional[Decision]:
@@ -119,6 +130,10 @@ class ActionTriageResponse(Action):
         think."""
         skipped = {SYMPTOM_INTENT, "nlu_fallback"} | {f"kb_{t}" for t in skip}
         ranking = [r for r in message.get("intent_ranking") or [] if r.get("name") not in skipped]
+        # Confidence that it is this question, given that it is not a symptom report.
+        total = sum(r.get("confidence") or 0.0 for r in ranking)
+        if total > 0:
+            ranking = [{**r, "confidence": (r.get("confidence") or 0.0) / total} for r in ranking]
         decision = selector().decide(message.get("text") or "", ranking)
         return decision if decision.kind == "answer" else None
 

@@ -25,7 +25,7 @@ class Clinic:
     timezone: str
     hours: Dict[str, Tuple[dt.time, dt.time]]
     urgent_callback_minutes: int
-    safety_net_minutes: int
+    safety_net_minutes: float
     contact: str
     out_of_hours_contact: str
     emergency_number: str
@@ -64,7 +64,7 @@ def load_clinic(path: Path = CLINIC_FILE) -> Clinic:
     return Clinic(
         timezone=data.get("timezone", "UTC"), hours=hours,
         urgent_callback_minutes=data["urgent_callback_minutes"],
-        safety_net_minutes=data["safety_net_minutes"],
+        safety_net_minutes=float(os.environ.get("CLINIC_SAFETY_NET_MINUTES") or data["safety_net_minutes"]),
         contact=os.environ.get("CLINIC_CONTACT") or data.get("contact") or "the clinic",
         out_of_hours_contact=os.environ.get("CLINIC_OUT_OF_HOURS_CONTACT")
         or data.get("out_of_hours_contact") or "the clinic's out-of-hours line",

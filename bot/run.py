@@ -1,6 +1,7 @@
 """`make run`: start the assistant on localhost (SQLite by default) until Ctrl-C.
 
-Starts the action server, the Rasa server and the web chat page, each bound to 127.0.0.1,
+Starts the action server, the Rasa server, the background worker and the web chat page, each
+bound to 127.0.0.1,
 prints where to open the chat, and stops everything cleanly on Ctrl-C or when one of them
 exits.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,9 +42,13 @@ def main() -> int:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     model = verified_model()
+    # Rasa's HTTP API is only opened with a token, on loopback: the worker uses it to send
+    # safety-net messages. A fresh random token per run unless one is configured.
+    token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(32)
     env = project_env(DATABASE_URL=settings.database_url,
                       ACTION_ENDPOINT_URL=f"http://127.0.0.1:{ACTION_PORT}/webhook",
-                      SANIC_HOST="127.0.0.1")
+                      SANIC_HOST="127.0.0.1", RASA_API_TOKEN=token,
+                      RASA_URL=f"http://127.0.0.1:{RASA_PORT}")
     logs = paths.ROOT / "var" / "log"
     logs.mkdir(parents=True, exist_ok=True)
     procs = []
@@ -58,7 +64,9 @@ def main() -> int:
         actions = start("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ACTION_PORT)])
         rasa = start("rasa", [py, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
                               "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
+                              "--enable-api", "--auth-token", token,
                               "--cors", f"http://127.0.0.1:{WEB_PORT}", "--cors", f"http://localhost:{WEB_PORT}"])
+        start("worker", [py, "-m", "bot.worker"])
         print(f"starting (logs in {logs.relative_to(paths.ROOT)}/) ...", flush=True)
         wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions)
         wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa)

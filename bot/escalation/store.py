@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.escalation.levels import more_pressing_reason, more_serious, rank
 from bot.storage.db import transaction
@@ -32,7 +33,16 @@ class EscalationStore:
         self.url = database_url
         self.notifiers = tuple(notifiers)
 
-    def raise_or_update(
+    def raise_or_update(self, *args, **kwargs) -> EscalationResult:
+        """Create the conversation's open escalation, or update it. If another writer created
+        it at the same moment, the unique index refuses the second insert and this becomes an
+        update."""
+        try:
+            return self._raise_or_update(*args, **kwargs)
+        except IntegrityError:
+            return self._raise_or_update(*args, **kwargs)
+
+    def _raise_or_update(
         self,
         conversation_id: str,
         channel: str,

@@ -91,14 +91,15 @@ class AssistantDriver:
 
 @contextmanager
 def running_assistant(model_path: Path, work_dir: Optional[Path] = None,
-                      extra_env: Optional[Dict[str, str]] = None) -> Iterator[AssistantDriver]:
+                      extra_env: Optional[Dict[str, str]] = None,
+                      database_url: Optional[str] = None) -> Iterator[AssistantDriver]:
     from rasa.core.agent import Agent
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
     with tempfile.TemporaryDirectory(prefix="clinic-assistant-") as tmp:
         work = Path(work_dir or tmp)
-        url = f"sqlite:///{work / 'assistant.db'}"
+        url = database_url or f"sqlite:///{work / 'assistant.db'}"
         upgrade(url)
         with action_server(url, log_path=work / "action-server.log", extra_env=extra_env) as action_url:
             agent = Agent.load(str(model_path), tracker_store=SQLTrackerStore(host=url),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import declarative_base
 
 Base = declarative_base()
@@ -74,6 +74,14 @@ class Escalation(Base):
     resolved_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    # One open escalation per conversation, enforced by the database itself: two replicas
+    # handling warning signs of one conversation at once cannot both create one.
+    __table_args__ = (
+        Index("uq_open_escalation_per_conversation", "conversation_id", unique=True,
+              postgresql_where=text("status IN ('open', 'acknowledged')"),
+              sqlite_where=text("status IN ('open', 'acknowledged')")),
+    )
 
 
 class EscalationEvent(Base):

@@ -24,8 +24,10 @@ def post(url, body):
 
 def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    token = "launcher-test-token"
     env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), WEB_PORT=str(web_port),
-                      DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
+                      DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}", RASA_API_TOKEN=token,
+                      CLINIC_SAFETY_NET_MINUTES="0.05", WORKER_INTERVAL="0.5")
     proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -48,9 +50,21 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
         assert "automated assistant" in texts[0]
         assert any("smok" in t.lower() for t in texts[1:])
 
-        # Rasa's HTTP API is not opened by make run.
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(f"http://127.0.0.1:{rasa_port}/conversations/launcher-test/tracker", timeout=10)
+        # Rasa's HTTP API needs the token.
+        tracker_url = f"http://127.0.0.1:{rasa_port}/conversations/launcher-urgent/tracker"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(tracker_url, timeout=10)
+        assert denied.value.code == 401
+
+        # An urgent report nobody acknowledges: the worker sends the safety net through Rasa.
+        post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+             {"sender": "launcher-urgent", "message": "had the injections yesterday, now a fever of 39"})
+        labels, deadline = [], time.monotonic() + 60
+        while "safety_net" not in labels and time.monotonic() < deadline:
+            time.sleep(1)
+            tracker = json.loads(urllib.request.urlopen(f"{tracker_url}?token={token}", timeout=10).read())
+            labels = [(e.get("metadata") or {}).get("label") for e in tracker["events"] if e["event"] == "bot"]
+        assert "safety_net" in labels
     finally:
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=60)[0]

@@ -1,0 +1,1 @@
+"""Staff notifications: notifier adapters and the outbox that delivers through them."""

@@ -1,0 +1,71 @@
+"""The background worker (`make run` starts it): delivers the outbox, queues safety-net
+messages for unacknowledged alerts, and finishes data deletions.
+
+    python -m bot.worker [--once]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from bot.clinic import load_clinic
+from bot.escalation.safety_net import queue_due_safety_nets
+from bot.logging_setup import configure_logging
+from bot.notify.factory import build_notifiers
+from bot.notify.outbox import Outbox
+from bot.privacy.deletion import sweep
+from bot.settings import Settings
+from bot.storage.db import upgrade
+
+logger = logging.getLogger("bot.worker")
+
+
+async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int) -> int:
+    queued = queue_due_safety_nets(settings.database_url, safety_net_minutes, settings.notifiers)
+    if queued:
+        logger.info("safety net queued for escalations %s", queued)
+    sweep(settings.database_url)
+    return await outbox.drain()
+
+
+async def main_async(once: bool, interval: float) -> int:
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    names = list(settings.notifiers)
+    if os.environ.get("RASA_API_TOKEN"):
+        names.append("patient")
+    outbox = Outbox(settings.database_url, build_notifiers(names))
+    clinic = load_clinic()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while True:
+        try:
+            await run_once(settings, outbox, clinic.safety_net_minutes)
+        except Exception:  # noqa: BLE001 - keep working; the next round retries
+            logger.exception("worker round failed")
+        if once:
+            return 0
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+            return 0
+        except asyncio.TimeoutError:
+            pass
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.worker", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="one round, then exit")
+    parser.add_argument("--interval", type=float, default=float(os.environ.get("WORKER_INTERVAL", "2")))
+    args = parser.parse_args(argv)
+    configure_logging()
+    return asyncio.run(main_async(args.once, args.interval))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
