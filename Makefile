@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install lock generate validate train run test eval tune clean
+.PHONY: help install lock generate validate train run test eval tune telegram clean
 
 help:
 	@echo "make run       install what is missing, train if stale, start the assistant on localhost"
@@ -25,6 +25,7 @@ help:
 	@echo "make train     retrain the model if its inputs changed"
 	@echo "make eval CASES=FILE.yml   evaluate conversations (default: ../shared/eval/dev.yml)"
 	@echo "make tune      tune the answer thresholds on tests/eval/holdout.yml"
+	@echo "make telegram  poll Telegram for updates (next to make run) when there is no public URL"
 
 # The venv is rebuilt from the lock file whenever the lock file changes.
 $(STAMP): requirements.lock
@@ -47,8 +48,12 @@ lock:
 	  .venv-lock/bin/pip freeze --all | grep -v '^pip=='; } > requirements.lock
 	rm -rf .venv-lock
 
-generate: install
+generate: install web/static/vendor/socket.io.min.js
 	$(PY) -m bot.knowledge build
+
+# The web chat's browser dependencies, from the npm registry, pinned by web/package-lock.json.
+web/static/vendor/socket.io.min.js: web/package.json web/package-lock.json scripts/build-web.sh
+	bash scripts/build-web.sh
 
 validate: generate
 	$(PY) -m bot.knowledge check
@@ -66,8 +71,13 @@ test: train
 eval: train
 	$(PY) -m bot.eval $(CASES) --out $(OUT)
 
+# Telegram without a public address: run next to `make run` (needs TELEGRAM_BOT_TOKEN and
+# TELEGRAM_WEBHOOK_SECRET in the environment of both).
+telegram: install
+	$(PY) -m bot.channels.telegram_polling
+
 tune: train
 	$(PY) -m bot.knowledge.tune tests/eval/holdout.yml
 
 clean:
-	rm -rf .rasa models reports var .pytest_cache
+	rm -rf .rasa models reports var .pytest_cache web/node_modules web/static/vendor

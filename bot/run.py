@@ -1,14 +1,12 @@
 """`make run`: start the assistant on localhost (SQLite by default) until Ctrl-C.
 
-Starts the action server, the Rasa server, the background worker and the web chat page, each
-bound to 127.0.0.1,
+Starts the action server, the Rasa server (which serves the web chat page) and the
+background worker, each bound to 127.0.0.1,
 prints where to open the chat, and stops everything cleanly on Ctrl-C or when one of them
 exits.
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import secrets
 import signal
@@ -16,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from bot import paths
 from bot.logging_setup import configure_logging
@@ -26,15 +25,11 @@ from bot.storage.db import upgrade
 
 RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
 ACTION_PORT = int(os.environ.get("ACTION_PORT", "5055"))
-WEB_PORT = int(os.environ.get("WEB_PORT", "8080"))
 
 
-def _serve_web() -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(paths.ROOT / "web"))
-    handler.log_message = lambda *a, **k: None  # type: ignore[assignment]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", WEB_PORT), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+def _origins():
+    """Sites allowed to embed the widget from another origin (the page itself is same-origin)."""
+    return [o.strip() for o in os.environ.get("WEBCHAT_ALLOWED_ORIGINS", "").split(",") if o.strip()]
 
 
 def main() -> int:
@@ -49,7 +44,7 @@ def main() -> int:
                       ACTION_ENDPOINT_URL=f"http://127.0.0.1:{ACTION_PORT}/webhook",
                       SANIC_HOST="127.0.0.1", RASA_API_TOKEN=token,
                       RASA_URL=f"http://127.0.0.1:{RASA_PORT}")
-    logs = paths.ROOT / "var" / "log"
+    logs = Path(os.environ.get("LOG_DIR") or paths.ROOT / "var" / "log")
     logs.mkdir(parents=True, exist_ok=True)
     procs = []
 
@@ -65,23 +60,21 @@ def main() -> int:
         rasa = start("rasa", [py, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
                               "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
                               "--enable-api", "--auth-token", token,
-                              "--cors", f"http://127.0.0.1:{WEB_PORT}", "--cors", f"http://localhost:{WEB_PORT}"])
+                              *[arg for origin in _origins() for arg in ("--cors", origin)]])
         start("worker", [py, "-m", "bot.worker"])
-        print(f"starting (logs in {logs.relative_to(paths.ROOT)}/) ...", flush=True)
+        print(f"starting (logs in {logs}/) ...", flush=True)
         wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions)
         wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa)
-        web = _serve_web()
-        print(f"\nThe assistant is running. Open the chat at http://127.0.0.1:{WEB_PORT}/\n"
+        print(f"\nThe assistant is running. Open the chat at http://127.0.0.1:{RASA_PORT}/webhooks/webchat/\n"
               f"(database: {settings.database_url}; press Ctrl-C to stop)\n", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         while not stopped.is_set():
             for name, proc in procs:
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping (see var/log/{name}.log)")
+                    print(f"{name} exited with code {proc.returncode}; stopping (see {logs}/{name}.log)")
                     stopped.set()
             time.sleep(0.5)
-        web.shutdown()
     except KeyboardInterrupt:
         print("\nstopping ...")
     finally:

@@ -130,3 +130,22 @@ class EscalationStore:
                               "reason": esc.reason, "channel": esc.channel})
         for notifier in self.notifiers:
             s.add(OutboxMessage(escalation_id=esc.id, notifier=notifier, payload=payload))
+
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+
+
+def add_attachment(url: str, escalation_id: int, content_type: str, data: bytes) -> int:
+    """Keep a patient's photo with their escalation, for staff only (size-limited)."""
+    from bot.storage.models import EscalationAttachment
+
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise ValueError(f"attachment of {len(data)} bytes is over the {MAX_ATTACHMENT_BYTES}-byte limit")
+    with transaction(url) as s:
+        row = EscalationAttachment(escalation_id=escalation_id, content_type=content_type,
+                                   size=len(data), data=data)
+        s.add(row)
+        s.flush()
+        s.add(EscalationEvent(escalation_id=escalation_id, actor="patient", action="attachment",
+                              detail=f"{content_type}, {len(data)} bytes"))
+        return row.id

@@ -1,9 +1,13 @@
 """A Telegram staff chat (python-telegram-bot): one short message per notification."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, Optional
 
 from bot.notify.base import NotifierError, summary
+
+# httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class TelegramStaffNotifier:

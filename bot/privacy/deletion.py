@@ -14,7 +14,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, de
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.storage.db import transaction
-from bot.storage.models import (DataDeletion, Escalation, EscalationEvent, ServedAnswer,
+from bot.storage.models import (DataDeletion, Escalation, EscalationAttachment, EscalationEvent, ServedAnswer,
                                 UnansweredQuestion, utcnow)
 
 SWEEP_FOR = dt.timedelta(hours=1)
@@ -59,6 +59,7 @@ def purge(url: str, conversation_id: str, cutoff: float) -> int:
             s.execute(update(EscalationEvent).where(EscalationEvent.escalation_id.in_(ids),
                                                     EscalationEvent.action == "note")
                       .values(detail="(deleted at the patient's request)"))
+            s.execute(delete(EscalationAttachment).where(EscalationAttachment.escalation_id.in_(ids)))
             for esc_id in ids:
                 s.add(EscalationEvent(escalation_id=esc_id, actor="patient", action="data_deleted",
                                       detail="conversation content deleted at the patient's request"))

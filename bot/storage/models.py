@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+                        String, Text, text)
 from sqlalchemy.orm import declarative_base
 
 Base = declarative_base()
@@ -126,3 +127,29 @@ class DataDeletion(Base):
     requested_at = Column(DateTime, nullable=False, default=utcnow)
     completed_at = Column(DateTime)
     escalation_levels = Column(String(255))  # e.g. "urgent,none": what was raised, not why
+
+
+class TelegramUpdate(Base):
+    """Every Telegram update, recorded before the webhook answers 200: a redelivered update is
+    recognised by its id, and one whose processing crashed is picked up again at start."""
+
+    __tablename__ = "telegram_updates"
+
+    update_id = Column(BigInteger, primary_key=True, autoincrement=False)
+    payload = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, default="received", index=True)
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+    processed_at = Column(DateTime)
+
+
+class EscalationAttachment(Base):
+    """A photo a patient sent while their escalation was open; shown to staff only."""
+
+    __tablename__ = "escalation_attachments"
+
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True)
+    content_type = Column(String(64), nullable=False)
+    size = Column(Integer, nullable=False)
+    data = Column(LargeBinary, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)

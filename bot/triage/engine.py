@@ -15,6 +15,7 @@ The message level is the most serious level found. When unsure, the safer level 
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,8 +88,13 @@ class TriageEngine:
         from medspacy.context import ConTextRule
         from medspacy.target_matcher import TargetRule
 
-        nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher",
-                                             "medspacy_context"], load_rules=False)
+        # PyFastNER (under PyRuSH) logs its rule compilation through the root logger.
+        logging.disable(logging.INFO)
+        try:
+            nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher",
+                                                 "medspacy_context"], load_rules=False)
+        finally:
+            logging.disable(logging.NOTSET)
         targets = []
         for sign in rules.signs.values():
             targets += [TargetRule(literal=p, category=sign.label) for p in sign.phrases]

@@ -23,11 +23,11 @@ def post(url, body):
 
 
 def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
-    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    rasa_port, action_port = free_port(), free_port()
     token = "launcher-test-token"
-    env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), WEB_PORT=str(web_port),
+    env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
                       DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}", RASA_API_TOKEN=token,
-                      CLINIC_SAFETY_NET_MINUTES="0.05", WORKER_INTERVAL="0.5")
+                      CLINIC_SAFETY_NET_MINUTES="0.05", WORKER_INTERVAL="0.5", LOG_DIR=str(tmp_path / "logs"))
     proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -39,10 +39,11 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
             lines.append(line)
             if "Open the chat at" in line:
                 break
-        assert f"http://127.0.0.1:{web_port}/" in "".join(lines), "".join(lines)
+        chat_url = f"http://127.0.0.1:{rasa_port}/webhooks/webchat/"
+        assert chat_url in "".join(lines), "".join(lines)
 
-        page = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10).read().decode()
-        assert "<form" in page and "chat.js" in page
+        page = urllib.request.urlopen(chat_url, timeout=10).read().decode()
+        assert "widget.js" in page and "socket.io.min.js" in page
 
         replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
                        {"sender": "launcher-test", "message": "can I smoke after the treatment?"})

@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Tuple
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 BOT_USER = {"id": 1000, "is_bot": True, "first_name": "Clinic", "username": "clinic_test_bot"}
 
@@ -35,8 +35,9 @@ class FakeTelegramAPI:
 
             def do_GET(self):  # noqa: N802 - file downloads
                 prefix = f"/file/bot{api.token}/"
-                if self.path.startswith(prefix) and self.path[len(prefix):] in api.files:
-                    return self._reply(200, {}, api.files[self.path[len(prefix):]])
+                path = unquote(self.path)
+                if path.startswith(prefix) and path[len(prefix):] in api.files:
+                    return self._reply(200, {}, api.files[path[len(prefix):]])
                 self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
             def do_POST(self):  # noqa: N802

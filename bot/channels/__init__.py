@@ -1,0 +1,1 @@
+"""Input channels: the web chat (socket.io with server-issued sessions) and Telegram."""

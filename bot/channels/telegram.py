@@ -1,0 +1,224 @@
+"""Our Telegram input channel (replaces Rasa's aiogram one), on python-telegram-bot 22.
+
+Webhook: POST /webhooks/telegram/webhook. An update whose X-Telegram-Bot-Api-Secret-Token
+header does not match (constant-time comparison) gets 403 and never reaches the assistant.
+Each update is recorded (update_id) before the 200, processed once, and an update whose
+processing was interrupted is processed at the next start. `python -m
+bot.channels.telegram_polling` (make telegram) fetches updates without a public address and
+hands them to this same webhook, so both modes share all handling.
+
+Deliberate choices: text starting with "/" is a command (/start, /help, /human) or is read
+as plain words, never as a Rasa intent; group chats get one "message me privately" reply and
+nothing is processed there; an edited message is read as a new message (a symptom added by an
+edit must still be triaged); stickers, voice and other media get "I can only read text"; a
+photo is kept with the sender's open escalation for staff, otherwise it gets that reply.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from bot.channels.commands import fixed_parse, neutralise
+from bot.channels.telegram_output import TelegramOutput
+from bot.channels.telegram_updates import UpdateLog
+from bot.replies import replies
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+# httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def _template_values() -> Dict[str, Any]:
+    from bot.clinic import load_clinic
+
+    c = load_clinic()
+    return {"emergency_number": c.emergency_number, "clinic_contact": c.contact,
+            "out_of_hours_contact": c.out_of_hours_contact}
+
+
+class TelegramInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TelegramInput":
+        credentials = credentials or {}
+        env = os.environ
+        return cls(token=env.get("TELEGRAM_BOT_TOKEN") or credentials.get("access_token") or "",
+                   secret=env.get("TELEGRAM_WEBHOOK_SECRET") or credentials.get("secret_token") or "",
+                   webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or credentials.get("webhook_url") or "",
+                   base_url=env.get("TELEGRAM_API_BASE_URL") or credentials.get("base_url") or None,
+                   base_file_url=env.get("TELEGRAM_API_BASE_FILE_URL") or None)
+
+    def __init__(self, token: str, secret: str, webhook_url: str = "", base_url: Optional[str] = None,
+                 base_file_url: Optional[str] = None):
+        self.token, self.secret, self.webhook_url = token, secret, webhook_url
+        self.base_url, self.base_file_url = base_url, base_file_url
+        self.problem = None
+        if not token or not secret:
+            # One clear start-up error; the rest of the assistant (web chat) keeps running.
+            self.problem = ("Telegram channel disabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET "
+                            "(see README 'Connecting a Telegram bot')")
+            logger.error(self.problem)
+        self._bot = None
+        self.updates = UpdateLog(Settings.from_env().database_url)
+
+    @property
+    def bot(self):
+        if self._bot is None:
+            from telegram import Bot
+
+            kwargs = {}
+            if self.base_url:
+                kwargs["base_url"] = self.base_url
+            if self.base_file_url:
+                kwargs["base_file_url"] = self.base_file_url
+            self._bot = Bot(self.token, **kwargs)
+        return self._bot
+
+    def get_output_channel(self) -> Optional[TelegramOutput]:
+        return None if self.problem else TelegramOutput(self.bot)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("telegram_webhook", url_prefix="/webhooks/telegram")
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request):
+            return response.json({"status": "disabled" if self.problem else "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request):
+            if self.problem:
+                return response.json({"error": self.problem}, status=503)
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                logger.warning("telegram webhook: update with a wrong secret token refused")
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                data = json.loads(request.body or b"")
+                update_id = int(data["update_id"])
+            except (ValueError, KeyError, TypeError):
+                return response.json({"error": "expected a Telegram update (JSON with update_id)"}, status=400)
+            if not self.updates.record(update_id, data):
+                return response.json({"status": "duplicate"})
+            status = "done"
+            try:
+                await self.handle(data, on_new_message)
+            except Exception:  # noqa: BLE001 - recorded; Telegram must not redeliver forever
+                logger.exception("telegram update %s failed", update_id)
+                status = "failed"
+            self.updates.finish(update_id, status)
+            return response.json({"status": status})
+
+        @bp.listener("after_server_start")
+        async def start(app, loop):  # noqa: ANN001
+            if self.problem:
+                return
+            for update_id, data in self.updates.unfinished():
+                logger.info("telegram update %s was interrupted; processing it again", update_id)
+                try:
+                    await self.handle(data, on_new_message)
+                    self.updates.finish(update_id)
+                except Exception:  # noqa: BLE001
+                    logger.exception("telegram update %s failed again", update_id)
+                    self.updates.finish(update_id, "failed")
+            await self._ensure_webhook()
+
+        return bp
+
+    async def _ensure_webhook(self) -> None:
+        """Point Telegram at our webhook, with the secret, only when it is not already so
+        (Rasa's channel called setWebhook at every start)."""
+        if not self.webhook_url:
+            return
+        try:
+            info = await self.bot.get_webhook_info()
+            if info.url != self.webhook_url:
+                await self.bot.set_webhook(self.webhook_url, secret_token=self.secret,
+                                           allowed_updates=ALLOWED_UPDATES)
+                logger.info("telegram webhook set")
+        except Exception:  # noqa: BLE001 - the channel still answers what reaches it
+            logger.exception("could not set the telegram webhook")
+
+    async def handle(self, data: Dict[str, Any], on_new_message) -> None:
+        from telegram import Update
+
+        update = Update.de_json(data, self.bot)
+        out = TelegramOutput(self.bot)
+        say = lambda key: replies()(key, **_template_values())  # noqa: E731
+
+        if update.callback_query:
+            query = update.callback_query
+            await query.answer()
+            chat = query.message.chat if query.message else None
+            if chat is None or chat.type != "private":
+                return
+            await self._to_rasa(on_new_message, neutralise(query.data), chat.id, out, update.update_id)
+            return
+
+        message = update.message or update.edited_message
+        if message is None:
+            return
+        chat_id = message.chat.id
+        if message.chat.type != "private":
+            if update.message is not None:
+                await self.bot.send_message(chat_id=chat_id, text=say("telegram_private_only"))
+            return
+        if message.text is not None:
+            text = message.text
+            if text.lstrip().startswith("/"):
+                command = text.strip().split()[0][1:].split("@")[0].lower()
+                if command == "start":
+                    return await self._to_rasa(on_new_message, "/start", chat_id, out, update.update_id,
+                                               parse=fixed_parse("greet", "/start"))
+                if command == "help":
+                    return await out.send_text_message(str(chat_id), say("telegram_help"))
+                if command == "human":
+                    return await self._to_rasa(on_new_message, "/human", chat_id, out, update.update_id,
+                                               parse=fixed_parse("ask_human", "/human"))
+                if not neutralise(text).strip() or len(text.split()) == 1:
+                    return await out.send_text_message(str(chat_id), say("telegram_unknown_command"))
+            await self._to_rasa(on_new_message, neutralise(text), chat_id, out, update.update_id)
+            return
+        if message.photo:
+            await self._photo(message, out, say)
+            return
+        await out.send_text_message(str(chat_id), say("telegram_text_only"))
+
+    async def _to_rasa(self, on_new_message, text: str, chat_id: int, out: TelegramOutput,
+                       update_id: int, parse: Optional[Dict[str, Any]] = None) -> None:
+        try:
+            await self.bot.send_chat_action(chat_id=chat_id, action="typing")
+        except Exception:  # noqa: BLE001 - the typing hint is a nicety
+            pass
+        await on_new_message(UserMessage(text, out, str(chat_id), input_channel=self.name(),
+                                         parse_data=parse, metadata={"telegram_update_id": update_id}))
+
+    async def _photo(self, message, out: TelegramOutput, say) -> None:
+        from bot.escalation.store import MAX_ATTACHMENT_BYTES, EscalationStore, add_attachment
+
+        url = Settings.from_env().database_url
+        conversation = str(message.chat.id)
+        esc = EscalationStore(url).open_for(conversation)
+        if esc is None:
+            return await out.send_text_message(conversation, say("telegram_text_only"))
+        photo = message.photo[-1]  # the largest size Telegram offers
+        if photo.file_size and photo.file_size > MAX_ATTACHMENT_BYTES:
+            return await out.send_text_message(conversation, say("telegram_photo_too_big"))
+        file = await self.bot.get_file(photo.file_id)
+        data = bytes(await file.download_as_bytearray())
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            return await out.send_text_message(conversation, say("telegram_photo_too_big"))
+        add_attachment(url, esc.id, "image/jpeg", data)
+        await out.send_text_message(conversation, say("telegram_photo_saved"))

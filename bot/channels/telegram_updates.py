@@ -1,0 +1,43 @@
+"""The durable record of Telegram updates: each update_id is stored before the webhook
+answers, processed once, and picked up again if processing was interrupted."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import List, Tuple
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.storage.db import transaction
+from bot.storage.models import TelegramUpdate, utcnow
+
+STALE_AFTER = dt.timedelta(minutes=2)
+
+
+class UpdateLog:
+    def __init__(self, database_url: str):
+        self.url = database_url
+
+    def record(self, update_id: int, payload: dict) -> bool:
+        """Store the update; False if it was seen before (Telegram delivered it again)."""
+        try:
+            with transaction(self.url) as s:
+                s.add(TelegramUpdate(update_id=update_id, payload=json.dumps(payload)))
+            return True
+        except IntegrityError:
+            return False
+
+    def finish(self, update_id: int, status: str = "done") -> None:
+        with transaction(self.url) as s:
+            s.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == update_id)
+                      .values(status=status, processed_at=utcnow()))
+
+    def unfinished(self, older_than: dt.timedelta = STALE_AFTER) -> List[Tuple[int, dict]]:
+        """Updates received but never finished (the process died while handling them)."""
+        with transaction(self.url) as s:
+            rows = s.execute(select(TelegramUpdate.update_id, TelegramUpdate.payload)
+                             .where(TelegramUpdate.status == "received",
+                                    TelegramUpdate.received_at <= utcnow() - older_than)
+                             .order_by(TelegramUpdate.update_id)).all()
+        return [(uid, json.loads(payload)) for uid, payload in rows]

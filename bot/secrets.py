@@ -1,0 +1,38 @@
+"""Secrets come from the environment, or (outside production) from a file under var/, which
+is outside git. In production (CLINIC_ENV=production) a missing, empty or short secret stops
+the start-up: no default secret exists in the code."""
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from pathlib import Path
+
+from bot import paths
+
+MIN_LENGTH = 32
+
+
+class SecretError(RuntimeError):
+    pass
+
+
+def production() -> bool:
+    return os.environ.get("CLINIC_ENV", "development").lower() == "production"
+
+
+def get_secret(name: str) -> str:
+    value = os.environ.get(name, "")
+    if value:
+        if production() and len(value) < MIN_LENGTH:
+            raise SecretError(f"{name} is shorter than {MIN_LENGTH} characters; refusing to start in production")
+        return value
+    if production():
+        raise SecretError(f"{name} is not set; refusing to start in production without it")
+    # Development: a random secret kept in var/ so sessions survive a restart of `make run`.
+    path = paths.ROOT / "var" / "secrets" / name.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_secrets.token_urlsafe(48))
+    return Path(path).read_text().strip()

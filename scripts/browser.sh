@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Makes sure Debian's Chromium is installed for the browser tests (Playwright drives it; no
+# browser is ever downloaded by Playwright itself). Prints the executable's path.
+set -euo pipefail
+for candidate in /usr/bin/chromium /usr/bin/chromium-browser; do
+  [ -x "$candidate" ] && { echo "$candidate"; exit 0; }
+done
+echo "installing chromium (apt-get)..." >&2
+(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) >&2
+echo /usr/bin/chromium

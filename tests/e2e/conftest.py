@@ -1,0 +1,67 @@
+"""A live assistant started the way `make run` starts it (bot.run), with the Telegram
+channel pointed at the stand-in Bot API on loopback. Shared by the channel and browser tests."""
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from bot import paths
+from bot.processes import free_port, project_env
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+TELEGRAM_TOKEN = "424242:TEST-bot-token"
+TELEGRAM_SECRET = "webhook-secret-for-tests-0123456789"
+
+
+@dataclass
+class Live:
+    rasa_url: str
+    log_dir: object
+    api_token: str
+    database_url: str
+    telegram: FakeTelegramAPI
+    proc: subprocess.Popen
+
+    @property
+    def telegram_webhook(self) -> str:
+        return f"{self.rasa_url}/webhooks/telegram/webhook"
+
+    @property
+    def chat_page(self) -> str:
+        return f"{self.rasa_url}/webhooks/webchat/"
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory):
+    work = tmp_path_factory.mktemp("live")
+    telegram = FakeTelegramAPI(TELEGRAM_TOKEN)
+    rasa_port, action_port = free_port(), free_port()
+    token = "live-api-token"
+    db = f"sqlite:///{work / 'live.db'}"
+    env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), DATABASE_URL=db,
+                      RASA_API_TOKEN=token, TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
+                      TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET, TELEGRAM_API_BASE_URL=telegram.base_url,
+                      TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
+                      WEBCHAT_SECRET="webchat-secret-for-tests-0123456789abcdef",
+                      LOG_DIR=str(work / "logs"))
+    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, seen = time.monotonic() + 300, []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen.append(line)
+        if "Open the chat at" in line or (not line and proc.poll() is not None):
+            break
+    if proc.poll() is not None or not any("Open the chat at" in s for s in seen):
+        telegram.close()
+        raise RuntimeError("assistant did not start:\n" + "".join(seen))
+    yield Live(f"http://127.0.0.1:{rasa_port}", work / "logs", token, db, telegram, proc)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    telegram.close()

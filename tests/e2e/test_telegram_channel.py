@@ -1,0 +1,185 @@
+"""The Telegram channel end to end: the live assistant, real HTTP to its webhook, and the
+stand-in Bot API recording what the bot sends back."""
+import itertools
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import select
+
+from bot.storage.db import transaction
+from bot.storage.models import Escalation, EscalationAttachment
+from tests.e2e.conftest import TELEGRAM_SECRET
+
+pytestmark = pytest.mark.slow
+_ids = itertools.count(1000)
+_chats = itertools.count(5000)
+
+
+def post_update(live, update, secret=TELEGRAM_SECRET, raw=None):
+    body = raw if raw is not None else json.dumps(update).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    req = urllib.request.Request(live.telegram_webhook, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def message(chat_id, text=None, chat_type="private", **extra):
+    msg = {"message_id": next(_ids), "date": 1700000000, "chat": {"id": chat_id, "type": chat_type},
+           "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"}, **extra}
+    if text is not None:
+        msg["text"] = text
+    return {"update_id": next(_ids), "message": msg}
+
+
+def sent_to(live, chat_id):
+    return [p for p in live.telegram.sent() if str(p.get("chat_id")) == str(chat_id)]
+
+
+def texts_to(live, chat_id):
+    return [p["text"] for p in sent_to(live, chat_id)]
+
+
+@pytest.fixture
+def chat():
+    return next(_chats)
+
+
+def test_wrong_or_missing_secret_is_refused_and_never_reaches_the_assistant(live, chat):
+    assert post_update(live, message(chat, "hello"), secret="wrong")[0] == 403
+    assert post_update(live, message(chat, "hello"), secret=None)[0] == 403
+    assert texts_to(live, chat) == []
+
+
+def test_malformed_update_is_a_clear_400(live):
+    assert post_update(live, None, raw=b"{not json")[0] == 400
+    assert post_update(live, {"no": "update_id"})[0] == 400
+
+
+def test_question_gets_the_vetted_answer(live, chat, kb):
+    status, body = post_update(live, message(chat, "how long should I rest after the injections?"))
+    assert status == 200 and body["status"] == "done"
+    texts = texts_to(live, chat)
+    assert "automated assistant" in texts[0]
+    assert kb.get("aftercare_rest").answer in texts
+
+
+def test_a_redelivered_update_is_processed_once(live, chat):
+    update = message(chat, "what is exosome pro?")
+    post_update(live, update)
+    first = len(sent_to(live, chat))
+    status, body = post_update(live, update)
+    assert status == 200 and body["status"] == "duplicate"
+    assert len(sent_to(live, chat)) == first
+
+
+def tracker(live, conversation):
+    url = f"{live.rasa_url}/conversations/{conversation}/tracker?token={live.api_token}"
+    return json.loads(urllib.request.urlopen(url, timeout=30).read())
+
+
+def test_slash_text_cannot_force_an_intent_or_slots(live, chat):
+    post_update(live, message(chat, '/affirm{"treatment_date": "2020-01-01", "contact": "attacker"}'))
+    state = tracker(live, chat)
+    assert state["slots"].get("treatment_date") != "2020-01-01"
+    assert state["slots"].get("contact") != "attacker"
+    user = [e for e in state["events"] if e["event"] == "user"][-1]
+    assert not user["text"].startswith("/")
+    assert user["parse_data"]["intent"].get("confidence") != 1.0 or user["parse_data"]["intent"]["name"] == "report_symptom"
+
+
+def test_a_warning_sign_behind_a_slash_still_escalates(live, chat):
+    post_update(live, message(chat, "/kb_safety I had my injections yesterday and now I have a fever"))
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
+    assert esc.level == "urgent" and esc.channel == "telegram"
+
+
+def test_start_help_and_human_commands(live, chat, kb):
+    post_update(live, message(chat, "/start"))
+    texts = texts_to(live, chat)
+    assert "automated assistant" in texts[0] and any("What would you like to know" in t for t in texts)
+    post_update(live, message(chat, "/help"))
+    assert "/human" in texts_to(live, chat)[-1]
+    post_update(live, message(chat, "/human"))
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
+    assert esc.reason == "human_request"
+    post_update(live, message(chat, "/unknowncommand"))
+    assert "don't know that command" in texts_to(live, chat)[-1]
+
+
+def test_buttons_become_an_inline_keyboard_and_presses_are_routed(live, chat):
+    post_update(live, message(chat, "how much does a session cost?"))
+    offer = sent_to(live, chat)[-1]
+    keyboard = offer["reply_markup"]["inline_keyboard"]
+    assert [row[0]["callback_data"] for row in keyboard] == ["yes", "no"]
+    press = {"update_id": next(_ids), "callback_query": {
+        "id": "cbq-1", "chat_instance": "ci", "data": "yes", "from": {"id": chat, "is_bot": False, "first_name": "Pat"},
+        "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "offer"}}}
+    assert post_update(live, press)[0] == 200
+    assert any(p.get("callback_query_id") == "cbq-1" for p in live.telegram.sent("answerCallbackQuery"))
+    assert "passed your question" in texts_to(live, chat)[-1]
+
+
+def test_stickers_and_voice_get_a_polite_reply(live, chat):
+    post_update(live, message(chat, sticker={"file_id": "s1", "file_unique_id": "u1", "width": 1, "height": 1,
+                                             "is_animated": False, "is_video": False, "type": "regular"}))
+    post_update(live, message(chat, voice={"file_id": "v1", "file_unique_id": "u2", "duration": 3}))
+    assert texts_to(live, chat)[-2:] == [texts_to(live, chat)[-1]] * 2
+    assert "only read text" in texts_to(live, chat)[-1]
+
+
+def test_group_chats_are_not_processed(live):
+    group = -987654
+    post_update(live, message(group, "I have a fever after my injections", chat_type="group"))
+    assert "only chat in private" in texts_to(live, group)[-1]
+    with transaction(live.database_url) as s:
+        assert s.scalars(select(Escalation).where(Escalation.conversation_id == str(group))).first() is None
+
+
+def test_a_photo_is_kept_with_an_open_escalation_only(live, chat):
+    photo = [{"file_id": "photo-1", "file_unique_id": "p1", "width": 10, "height": 10, "file_size": 11}]
+    live.telegram.files["photo-1"] = b"\xff\xd8fakejpeg"
+    post_update(live, message(chat, photo=photo))
+    assert "only read text" in texts_to(live, chat)[-1]  # no escalation: not kept
+    post_update(live, message(chat, "there's pus coming out of the injection points since yesterday"))
+    post_update(live, message(chat, photo=photo))
+    assert "added the photo to your report" in texts_to(live, chat)[-1]
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
+        [att] = s.scalars(select(EscalationAttachment).where(EscalationAttachment.escalation_id == esc.id)).all()
+        assert att.data == b"\xff\xd8fakejpeg"
+
+
+def test_urgent_symptom_escalates_with_the_reply(live, chat):
+    post_update(live, message(chat, "my husband had his session yesterday and he's burning up"))
+    texts = texts_to(live, chat)
+    assert any("alerted the clinic's staff" in t for t in texts)
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
+    assert (esc.level, esc.reason, esc.channel) == ("urgent", "symptoms", "telegram")
+
+
+def test_long_text_is_split_at_telegrams_limit():
+    from bot.channels.telegram_output import TELEGRAM_LIMIT, split_text
+
+    text = ("word " * 3000).strip()
+    parts = split_text(text)
+    assert len(parts) > 1 and all(len(p) <= TELEGRAM_LIMIT for p in parts)
+    assert " ".join(parts) == text
+
+
+def test_the_bot_token_never_appears_in_the_logs(live, chat):
+    from tests.e2e.conftest import TELEGRAM_TOKEN
+
+    post_update(live, message(chat, "hello"))
+    logs = "".join(p.read_text(errors="replace") for p in live.log_dir.glob("*.log"))
+    assert "telegram" in logs.lower()  # the logs are there and mention the channel...
+    assert TELEGRAM_TOKEN not in logs and TELEGRAM_TOKEN.replace(":", "%3A") not in logs

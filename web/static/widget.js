@@ -1,0 +1,127 @@
+// The clinic's chat widget. Embed with:
+//   <script src="https://ASSISTANT/webhooks/webchat/static/vendor/socket.io.min.js"></script>
+//   <script src="https://ASSISTANT/webhooks/webchat/static/widget.js"></script>
+// Everything from the bot or the user is inserted as text (textContent), never as HTML;
+// links are built as elements and only for http(s) URLs.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var base = new URL(script.src, location.href);
+  var server = base.origin;
+  var prefix = base.pathname.replace(/\/static\/widget\.js$/, "");
+  var TOKEN_KEY = "clinic-chat-token";
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  var launcher = el("button", { "class": "cw-launcher", type: "button", "aria-expanded": "false",
+                                "aria-controls": "cw-panel" }, "Chat with us");
+  var panel = el("section", { "class": "cw-panel", id: "cw-panel", role: "dialog",
+                              "aria-labelledby": "cw-title", hidden: "" });
+  var head = el("div", { "class": "cw-head" });
+  head.appendChild(el("h2", { id: "cw-title" }, "Clinic assistant"));
+  head.appendChild(el("p", {}, "Automated assistant - not medical advice. In an emergency, call your local emergency number."));
+  var log = el("ol", { "class": "cw-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  var typing = el("p", { "class": "cw-typing", "aria-live": "polite", hidden: "" }, "The assistant is typing...");
+  var form = el("form", { "class": "cw-form" });
+  var label = el("label", { "for": "cw-input", "class": "cw-sr" }, "Your message");
+  var input = el("input", { id: "cw-input", type: "text", autocomplete: "off", maxlength: "2000",
+                            placeholder: "Type your question" });
+  var send = el("button", { type: "submit" }, "Send");
+  form.appendChild(label); form.appendChild(input); form.appendChild(send);
+  panel.appendChild(head); panel.appendChild(log); panel.appendChild(typing); panel.appendChild(form);
+  document.body.appendChild(launcher); document.body.appendChild(panel);
+
+  function linkified(parent, text) {
+    var re = /https?:\/\/[^\s<>"']+/g, last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = el("a", { href: m[0], target: "_blank", rel: "noopener noreferrer" }, m[0]);
+      parent.appendChild(a);
+      last = m.index + m[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function disableOldReplies() {
+    Array.prototype.forEach.call(log.querySelectorAll(".cw-replies button"), function (b) { b.disabled = true; });
+  }
+
+  function add(from, text, replies) {
+    var li = el("li", { "class": "cw-msg " + (from === "user" ? "cw-user" : "cw-bot") });
+    var who = el("span", { "class": "cw-sr" }, from === "user" ? "You said: " : "Assistant: ");
+    li.appendChild(who);
+    linkified(li, text || "");
+    if (replies && replies.length) {
+      var box = el("div", { "class": "cw-replies", role: "group", "aria-label": "Suggested replies" });
+      replies.forEach(function (r) {
+        var b = el("button", { type: "button" }, r.title);
+        b.addEventListener("click", function () { sendMessage(r.payload, r.title); });
+        box.appendChild(b);
+      });
+      li.appendChild(box);
+    }
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  var socket = null, typingTimer = null;
+  function setTyping(on) {
+    clearTimeout(typingTimer);
+    typing.hidden = !on;
+    if (on) typingTimer = setTimeout(function () { typing.hidden = true; }, 30000);
+  }
+
+  function sendMessage(payload, shown) {
+    if (!socket || !payload) return;
+    disableOldReplies();
+    add("user", shown || payload);
+    setTyping(true);
+    socket.emit("user_uttered", { message: payload });
+    input.focus();
+  }
+
+  function connect() {
+    fetch(server + prefix + "/session", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: localStorage.getItem(TOKEN_KEY) }) })
+      .then(function (r) { return r.json(); })
+      .then(function (s) {
+        localStorage.setItem(TOKEN_KEY, s.token);
+        socket = io(server, { path: "/socket.io", auth: { token: s.token }, transports: ["websocket", "polling"] });
+        socket.on("connect", function () { socket.emit("history_request"); });
+        socket.on("history", function (h) {
+          log.textContent = "";
+          (h.messages || []).forEach(function (m) { add(m.from, m.text, m.quick_replies); });
+        });
+        socket.on("bot_uttered", function (m) {
+          add("bot", m.text, m.quick_replies);
+          setTyping(true);  // more messages may follow: hide shortly after the last one
+          clearTimeout(typingTimer);
+          typingTimer = setTimeout(function () { typing.hidden = true; }, 700);
+        });
+        socket.on("connect_error", function () {
+          add("bot", "Sorry, I can't reach the assistant right now. Please call the clinic.");
+        });
+      });
+  }
+
+  function toggle(open) {
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { if (!socket) connect(); input.focus(); } else { launcher.focus(); }
+  }
+  launcher.addEventListener("click", function () { toggle(panel.hidden); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    sendMessage(text);
+  });
+  if (script.getAttribute("data-open") === "true") toggle(true);
+})();
