@@ -131,7 +131,7 @@ class WebChatInput(InputChannel):
             if conversation is None:
                 return False  # refuse: no valid, server-issued session
             await sio.save_session(sid, {"conversation": conversation})
-            sio.enter_room(sid, conversation)
+            await sio.enter_room(sid, conversation)
             return True
 
         @sio.on("history_request")

@@ -23,6 +23,8 @@
   var panel = el("section", { "class": "cw-panel", id: "cw-panel", role: "dialog",
                               "aria-labelledby": "cw-title", hidden: "" });
   var head = el("div", { "class": "cw-head" });
+  var close = el("button", { type: "button", "class": "cw-close", "aria-label": "Close chat" }, "\u00d7");
+  head.appendChild(close);
   head.appendChild(el("h2", { id: "cw-title" }, "Clinic assistant"));
   head.appendChild(el("p", {}, "Automated assistant - not medical advice. In an emergency, call your local emergency number."));
   var log = el("ol", { "class": "cw-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
@@ -115,6 +117,7 @@
     if (open) { if (!socket) connect(); input.focus(); } else { launcher.focus(); }
   }
   launcher.addEventListener("click", function () { toggle(panel.hidden); });
+  close.addEventListener("click", function () { toggle(false); });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
   form.addEventListener("submit", function (e) {
     e.preventDefault();

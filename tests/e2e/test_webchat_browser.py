@@ -1,0 +1,101 @@
+"""The real chat page in headless Chromium (Debian's, driven by Playwright; installed by
+scripts/browser.sh): a patient asks, clicks, reloads, and reports a warning sign."""
+import os
+import subprocess
+
+import pytest
+
+from bot import paths
+
+pytestmark = pytest.mark.slow
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = subprocess.run([str(paths.ROOT / "scripts" / "browser.sh")], check=True, capture_output=True,
+                          text=True).stdout.strip().splitlines()[-1]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def bot_texts(page):
+    return page.locator(".cw-bot").all_inner_texts()
+
+
+def wait_for_bot(page, contains, timeout=30000):
+    page.wait_for_function(
+        """(needle) => Array.from(document.querySelectorAll('.cw-bot')).some(li => li.textContent.includes(needle))""",
+        arg=contains, timeout=timeout)
+
+
+def test_patient_journey_in_the_browser(live, chromium, kb, tmp_path):
+    shots = os.environ.get("SCREENSHOT_DIR") or str(tmp_path)
+    page = chromium.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(live.chat_page)
+    panel = page.get_by_role("dialog", name="Clinic assistant")
+    assert panel.is_visible()
+    box = page.get_by_label("Your message")
+
+    # A knowledge question gets the vetted answer, after the disclaimer.
+    box.fill("is it ok to drink alcohol after my treatment?")
+    box.press("Enter")
+    answer = kb.get("aftercare_smoking_alcohol").answer
+    wait_for_bot(page, answer[:60])
+    assert "automated assistant" in bot_texts(page)[0]
+    assert "is it ok to drink alcohol" in page.locator(".cw-user").last.inner_text()
+
+    # Quick replies: the honest no-answer offers to pass the question on; click "No".
+    box.fill("what does the treatment cost?")
+    box.press("Enter")
+    wait_for_bot(page, "don't have a reviewed answer")
+    page.get_by_role("button", name="No, thanks").last.click()
+    wait_for_bot(page, "Is there anything else I can help you with")
+
+    # Whatever is typed is shown as text, never as HTML.
+    box.fill('<img src=x onerror="window.injected=1">')
+    box.press("Enter")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.injected === undefined")
+    assert page.locator(".cw-log img").count() == 0
+    page.screenshot(path=f"{shots}/webchat-desktop.png")
+
+    # A reload keeps the conversation.
+    page.reload()
+    wait_for_bot(page, answer[:60])
+    assert any("drink alcohol" in t for t in page.locator(".cw-user").all_inner_texts())
+
+    # A warning sign: the escalation message.
+    box = page.get_by_label("Your message")
+    box.fill("I had the injections 2 days ago and now I have a fever and chills")
+    box.press("Enter")
+    wait_for_bot(page, "alerted the clinic's staff")
+    page.close()
+
+
+def test_phone_sized_and_keyboard_only(live, chromium, tmp_path):
+    shots = os.environ.get("SCREENSHOT_DIR") or str(tmp_path)
+    page = chromium.new_page(viewport={"width": 375, "height": 740})
+    page.goto(live.chat_page)
+    panel = page.get_by_role("dialog", name="Clinic assistant")
+    assert panel.bounding_box()["width"] >= 370  # full width on a phone
+    # Keyboard: Escape closes and returns focus to the launcher; Enter opens and focuses the input.
+    page.keyboard.press("Escape")
+    assert not panel.is_visible()
+    assert page.evaluate("document.activeElement.className") == "cw-launcher"
+    page.keyboard.press("Enter")
+    assert panel.is_visible()
+    assert page.evaluate("document.activeElement.id") == "cw-input"
+    page.keyboard.type("hello")
+    page.keyboard.press("Enter")
+    wait_for_bot(page, "What would you like to know")
+    assert page.get_by_role("log", name="Conversation").get_attribute("aria-live") == "polite"
+    page.screenshot(path=f"{shots}/webchat-phone.png")
+    page.get_by_role("button", name="Close chat").click()  # touch users can close it too
+    assert not panel.is_visible()
+    page.close()
