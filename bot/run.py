@@ -1,7 +1,7 @@
 """`make run`: start the assistant on localhost (SQLite by default) until Ctrl-C.
 
-Starts the action server, the Rasa server (which serves the web chat page) and the
-background worker, each bound to 127.0.0.1,
+Starts the action server, the Rasa server (which serves the web chat page), the background
+worker and the staff console, each bound to 127.0.0.1,
 prints where to open the chat, and stops everything cleanly on Ctrl-C or when one of them
 exits.
 """
@@ -25,6 +25,7 @@ from bot.storage.db import upgrade
 
 RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
 ACTION_PORT = int(os.environ.get("ACTION_PORT", "5055"))
+CONSOLE_PORT = int(os.environ.get("CONSOLE_PORT", "8081"))
 
 
 def _origins():
@@ -62,10 +63,14 @@ def main() -> int:
                               "--enable-api", "--auth-token", token,
                               *[arg for origin in _origins() for arg in ("--cors", origin)]])
         start("worker", [py, "-m", "bot.worker"])
+        console = start("console", [py, "-m", "bot.console", "--port", str(CONSOLE_PORT)])
         print(f"starting (logs in {logs}/) ...", flush=True)
         wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions)
         wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa)
+        wait_http(f"http://127.0.0.1:{CONSOLE_PORT}/health", 60, console)
         print(f"\nThe assistant is running. Open the chat at http://127.0.0.1:{RASA_PORT}/webhooks/webchat/\n"
+              f"Staff console: http://127.0.0.1:{CONSOLE_PORT}/ (create an account first: "
+              f"python -m bot.staff add-user NAME --role admin)\n"
               f"(database: {settings.database_url}; press Ctrl-C to stop)\n", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -26,6 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channels.commands import fixed_parse, neutralise
+from bot.channels.pause import deliver
 from bot.channels.telegram_output import TelegramOutput
 from bot.channels.telegram_updates import UpdateLog
 from bot.replies import replies
@@ -72,6 +73,7 @@ class TelegramInput(InputChannel):
                             "(see README 'Connecting a Telegram bot')")
             logger.error(self.problem)
         self._bot = None
+        self.app = None
         self.updates = UpdateLog(Settings.from_env().database_url)
 
     @property
@@ -123,6 +125,7 @@ class TelegramInput(InputChannel):
 
         @bp.listener("after_server_start")
         async def start(app, loop):  # noqa: ANN001
+            self.app = app
             if self.problem:
                 return
             for update_id, data in self.updates.unfinished():
@@ -202,8 +205,9 @@ class TelegramInput(InputChannel):
             await self.bot.send_chat_action(chat_id=chat_id, action="typing")
         except Exception:  # noqa: BLE001 - the typing hint is a nicety
             pass
-        await on_new_message(UserMessage(text, out, str(chat_id), input_channel=self.name(),
-                                         parse_data=parse, metadata={"telegram_update_id": update_id}))
+        await deliver(self.app, UserMessage(text, out, str(chat_id), input_channel=self.name(),
+                                            parse_data=parse, metadata={"telegram_update_id": update_id}),
+                      on_new_message)
 
     async def _photo(self, message, out: TelegramOutput, say) -> None:
         from bot.escalation.store import MAX_ATTACHMENT_BYTES, EscalationStore, add_attachment

@@ -26,6 +26,7 @@ from socketio import AsyncServer
 
 from bot import paths
 from bot.channels.commands import neutralise
+from bot.channels.pause import deliver
 from bot.secrets import get_secret
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class WebChatInput(InputChannel):
             if not conversation or not isinstance(text, str):
                 return
             text = neutralise(text)[:MAX_MESSAGE_CHARS]
-            await on_new_message(UserMessage(text, SocketIOOutput(sio, BOT_EVENT), conversation,
-                                             input_channel=self.name()))
+            await deliver(self.app, UserMessage(text, SocketIOOutput(sio, BOT_EVENT), conversation,
+                                                input_channel=self.name()), on_new_message)
 
         return bp

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import List
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.storage.db import transaction
@@ -19,12 +19,7 @@ from bot.storage.models import (DataDeletion, Escalation, EscalationAttachment, 
 
 SWEEP_FOR = dt.timedelta(hours=1)
 
-# Rasa's tracker-store table, created by Rasa itself in the same database.
-_rasa_events = Table(
-    "events", MetaData(),
-    Column("id", Integer, primary_key=True), Column("sender_id", String(255)),
-    Column("timestamp", Float), Column("data", Text),
-)
+from bot.storage.rasa_events import events_table as _rasa_events
 
 
 def _epoch(naive_utc: dt.datetime) -> float:

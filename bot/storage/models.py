@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
-                        String, Text, text)
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+                        String, Text, false, text)
 from sqlalchemy.orm import declarative_base
 
 Base = declarative_base()
@@ -70,6 +70,9 @@ class Escalation(Base):
     contact = Column(String(255))
     treatment_date = Column(String(10))
     outcome = Column(String(64))
+    # Staff took over the conversation: the assistant stays quiet (except for emergencies).
+    assistant_paused = Column(Boolean, nullable=False, default=False, server_default=false())
+    paused_by = Column(String(64))
     safety_net_sent_at = Column(DateTime)
     acknowledged_at = Column(DateTime)
     resolved_at = Column(DateTime)
@@ -153,3 +156,45 @@ class EscalationAttachment(Base):
     size = Column(Integer, nullable=False)
     data = Column(LargeBinary, nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    password_hash = Column(String(255), nullable=False)  # argon2id
+    role = Column(String(16), nullable=False, default="staff")  # staff | admin
+    active = Column(Boolean, nullable=False, default=True)
+    failed_attempts = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    last_login_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_seen_at = Column(DateTime, nullable=False, default=utcnow)
+    ended_at = Column(DateTime)
+
+
+class AuditEntry(Base):
+    """Every view of a conversation and every change made in the console. Append-only: the
+    console has no route that edits or deletes these."""
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    actor = Column(String(64), nullable=False)
+    action = Column(String(32), nullable=False)
+    target = Column(String(64))
+    detail = Column(Text)

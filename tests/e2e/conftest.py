@@ -19,6 +19,7 @@ TELEGRAM_SECRET = "webhook-secret-for-tests-0123456789"
 @dataclass
 class Live:
     rasa_url: str
+    console_url: str
     log_dir: object
     api_token: str
     database_url: str
@@ -38,7 +39,7 @@ class Live:
 def live(tmp_path_factory):
     work = tmp_path_factory.mktemp("live")
     telegram = FakeTelegramAPI(TELEGRAM_TOKEN)
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port, console_port = free_port(), free_port(), free_port()
     token = "live-api-token"
     db = f"sqlite:///{work / 'live.db'}"
     env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), DATABASE_URL=db,
@@ -46,7 +47,7 @@ def live(tmp_path_factory):
                       TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET, TELEGRAM_API_BASE_URL=telegram.base_url,
                       TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
                       WEBCHAT_SECRET="webchat-secret-for-tests-0123456789abcdef",
-                      LOG_DIR=str(work / "logs"))
+                      LOG_DIR=str(work / "logs"), CONSOLE_PORT=str(console_port))
     proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, seen = time.monotonic() + 300, []
@@ -58,7 +59,8 @@ def live(tmp_path_factory):
     if proc.poll() is not None or not any("Open the chat at" in s for s in seen):
         telegram.close()
         raise RuntimeError("assistant did not start:\n" + "".join(seen))
-    yield Live(f"http://127.0.0.1:{rasa_port}", work / "logs", token, db, telegram, proc)
+    yield Live(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{console_port}", work / "logs", token, db,
+               telegram, proc)
     proc.send_signal(signal.SIGINT)
     try:
         proc.communicate(timeout=60)

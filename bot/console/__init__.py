@@ -1,0 +1,1 @@
+"""The staff console: review, follow up and resolve escalated conversations."""

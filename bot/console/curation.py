@@ -1,0 +1,58 @@
+"""Curation: the questions the assistant could not answer, grouped by similarity with counts,
+and escalations and unanswered questions per day - so staff can grow the knowledge base where
+patients need it."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any, Dict, List
+
+from sqlalchemy import select
+
+from bot.storage.db import transaction
+from bot.storage.models import Escalation, UnansweredQuestion, utcnow
+
+SIMILAR = 0.45  # cosine similarity (TF-IDF of words and word pairs) to join a group
+
+
+def grouped_questions(url: str, limit: int = 2000) -> List[Dict[str, Any]]:
+    with transaction(url) as s:
+        rows = list(s.scalars(select(UnansweredQuestion).order_by(UnansweredQuestion.id.desc()).limit(limit)))
+    texts = [r.text for r in rows if (r.text or "").strip()]
+    if not texts:
+        return []
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+    sims = cosine_similarity(matrix)
+    groups: List[List[int]] = []
+    for i in range(len(texts)):
+        for group in groups:
+            if sims[i, group[0]] >= SIMILAR:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    rows_with_text = [r for r in rows if (r.text or "").strip()]
+    out = []
+    for group in groups:
+        members = [rows_with_text[i] for i in group]
+        guesses = Counter(m.best_guess for m in members if m.best_guess)
+        out.append({"count": len(members), "examples": [m.text for m in members[:3]],
+                    "last_seen": max(m.created_at for m in members),
+                    "best_guess": guesses.most_common(1)[0][0] if guesses else None})
+    out.sort(key=lambda g: (-g["count"], -g["last_seen"].timestamp()))
+    return out
+
+
+def per_day(url: str, days: int = 14, today: dt.date | None = None) -> List[Dict[str, Any]]:
+    today = today or utcnow().date()
+    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time())
+    with transaction(url) as s:
+        esc = [d for (d,) in s.execute(select(Escalation.created_at).where(Escalation.created_at >= start))]
+        unanswered = [d for (d,) in s.execute(select(UnansweredQuestion.created_at)
+                                              .where(UnansweredQuestion.created_at >= start))]
+    e, u = Counter(d.date() for d in esc), Counter(d.date() for d in unanswered)
+    return [{"day": day, "escalations": e.get(day, 0), "unanswered": u.get(day, 0)}
+            for day in (today - dt.timedelta(days=i) for i in range(days - 1, -1, -1))]
