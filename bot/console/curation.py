@@ -26,14 +26,22 @@ def grouped_questions(url: str, limit: int = 2000) -> List[Dict[str, Any]]:
 
     matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
     sims = cosine_similarity(matrix)
-    groups: List[List[int]] = []
+    # Single linkage: questions joined by any chain of similar pairs form one group.
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*(sims >= SIMILAR).nonzero()):
+        if i < j:
+            parent[root(int(i))] = root(int(j))
+    members_of: Dict[int, List[int]] = {}
     for i in range(len(texts)):
-        for group in groups:
-            if sims[i, group[0]] >= SIMILAR:
-                group.append(i)
-                break
-        else:
-            groups.append([i])
+        members_of.setdefault(root(i), []).append(i)
+    groups = list(members_of.values())
     rows_with_text = [r for r in rows if (r.text or "").strip()]
     out = []
     for group in groups:

@@ -108,3 +108,19 @@ def test_notes_and_resolution_are_recorded(console):
     for action in ("acknowledge", "assign", "note", "resolve"):
         assert action in audit
     assert "called, ok" not in audit  # the audit log records that a note was added, not its text
+
+
+def test_curation_groups_similar_questions_with_counts(console):
+    from bot.console.curation import grouped_questions, per_day
+    from bot.storage.knowledge_log import KnowledgeLog
+
+    log = KnowledgeLog(console.url)
+    for text in ("how much does the treatment cost", "how much does one treatment cost?",
+                 "what does the treatment cost", "are you open on sundays", "<b>bold</b> question"):
+        log.record_unanswered("cur-1", "webchat", text, "out_of_scope", "out_of_scope", 0.9)
+    groups = grouped_questions(console.url)
+    costs = [g for g in groups if any("cost" in t for t in g["examples"])]
+    assert len(costs) == 1 and costs[0]["count"] == 3
+    assert per_day(console.url)[-1]["unanswered"] >= 5
+    page = sign_in(console, STAFF).get("/curation").text
+    assert "<svg" in page and "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
