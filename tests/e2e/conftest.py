@@ -67,3 +67,22 @@ def live(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     telegram.close()
+
+
+# Debian's Chromium, driven by Playwright (never a browser download); shared by browser tests.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    path = subprocess.run([str(paths.ROOT / "scripts" / "browser.sh")], check=True, capture_output=True,
+                          text=True).stdout.strip().splitlines()[-1]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=FLAGS)
+        yield browser
+        browser.close()
+
+

@@ -9,14 +9,13 @@ import pytest
 
 from bot import paths
 from bot.processes import project_env
-from tests.e2e.test_telegram_channel import message, post_update, texts_to
-from tests.e2e.test_webchat_browser import chromium  # noqa: F401 - shared browser fixture
+from tests.e2e.telegram_helpers import message, post_update, texts_to
 
 pytestmark = pytest.mark.slow
 PASSWORD = "a-long-console-password"
 
 
-def test_staff_handle_an_escalation_in_the_browser(live, chromium, tmp_path):  # noqa: F811
+def test_staff_handle_an_escalation_in_the_browser(live, chromium, tmp_path):
     subprocess.run([sys.executable, "-m", "bot.staff", "add-user", "nurse_ana", "--role", "admin",
                     "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, cwd=paths.ROOT,
                    env=project_env(DATABASE_URL=live.database_url), capture_output=True)

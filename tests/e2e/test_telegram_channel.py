@@ -10,40 +10,10 @@ from sqlalchemy import select
 
 from bot.storage.db import transaction
 from bot.storage.models import Escalation, EscalationAttachment
-from tests.e2e.conftest import TELEGRAM_SECRET
+from tests.e2e.telegram_helpers import message, next_id, post_update, sent_to, texts_to
 
 pytestmark = pytest.mark.slow
-_ids = itertools.count(1000)
 _chats = itertools.count(5000)
-
-
-def post_update(live, update, secret=TELEGRAM_SECRET, raw=None):
-    body = raw if raw is not None else json.dumps(update).encode()
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    req = urllib.request.Request(live.telegram_webhook, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
-
-
-def message(chat_id, text=None, chat_type="private", **extra):
-    msg = {"message_id": next(_ids), "date": 1700000000, "chat": {"id": chat_id, "type": chat_type},
-           "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"}, **extra}
-    if text is not None:
-        msg["text"] = text
-    return {"update_id": next(_ids), "message": msg}
-
-
-def sent_to(live, chat_id):
-    return [p for p in live.telegram.sent() if str(p.get("chat_id")) == str(chat_id)]
-
-
-def texts_to(live, chat_id):
-    return [p["text"] for p in sent_to(live, chat_id)]
 
 
 @pytest.fixture
@@ -120,7 +90,7 @@ def test_buttons_become_an_inline_keyboard_and_presses_are_routed(live, chat):
     offer = sent_to(live, chat)[-1]
     keyboard = offer["reply_markup"]["inline_keyboard"]
     assert [row[0]["callback_data"] for row in keyboard] == ["yes", "no"]
-    press = {"update_id": next(_ids), "callback_query": {
+    press = {"update_id": next_id(), "callback_query": {
         "id": "cbq-1", "chat_instance": "ci", "data": "yes", "from": {"id": chat, "is_bot": False, "first_name": "Pat"},
         "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "offer"}}}
     assert post_update(live, press)[0] == 200

@@ -1,29 +1,10 @@
 """The real chat page in headless Chromium (Debian's, driven by Playwright; installed by
 scripts/browser.sh): a patient asks, clicks, reloads, and reports a warning sign."""
 import os
-import subprocess
 
 import pytest
 
-from bot import paths
-
 pytestmark = pytest.mark.slow
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = subprocess.run([str(paths.ROOT / "scripts" / "browser.sh")], check=True, capture_output=True,
-                          text=True).stdout.strip().splitlines()[-1]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=FLAGS)
-        yield browser
-        browser.close()
-
-
 def bot_texts(page):
     return page.locator(".cw-bot").all_inner_texts()
 

@@ -107,7 +107,7 @@ def test_both_channels_serve_the_same_assistant(live, kb):
 
     from bot.storage.db import transaction
     from bot.storage.models import Escalation
-    from tests.e2e.test_telegram_channel import message, post_update, texts_to
+    from tests.e2e.telegram_helpers import message, post_update, texts_to
 
     question = "how soon will I see new hair?"
     warning = "had my treatment yesterday and there's yellow pus where they injected"
