@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install lock generate validate train run test eval tune telegram clean
+.PHONY: help install lock generate validate train run test eval tune telegram bench clean
 
 help:
 	@echo "make run       install what is missing, train if stale, start the assistant on localhost"
@@ -26,6 +26,7 @@ help:
 	@echo "make eval CASES=FILE.yml   evaluate conversations (default: ../shared/eval/dev.yml)"
 	@echo "make tune      tune the answer thresholds on tests/eval/holdout.yml"
 	@echo "make telegram  poll Telegram for updates (next to make run) when there is no public URL"
+	@echo "make bench     benchmark against stock Rasa (reports/bench.md, bench.png)"
 
 # The venv is rebuilt from the lock file whenever the lock file changes.
 $(STAMP): requirements.lock
@@ -75,6 +76,10 @@ eval: train
 # TELEGRAM_WEBHOOK_SECRET in the environment of both).
 telegram: install
 	$(PY) -m bot.channels.telegram_polling
+
+# Our assistant against stock Rasa on this machine (about 20 minutes; see README "Performance").
+bench: train
+	$(PY) -m bot.bench
 
 tune: train
 	$(PY) -m bot.knowledge.tune tests/eval/holdout.yml

@@ -66,19 +66,29 @@ def train(force: bool = False) -> bool:
            "--config", "config.yml", "--out", str(paths.MODELS_DIR),
            "--fixed-model-name", "assistant"]
     subprocess.run(cmd, cwd=paths.ROOT, check=True)
-    MODEL_HASH_FILE.write_text(file_hash(paths.MODEL_FILE) + "\n")
+    record_hash(paths.MODEL_FILE)
     INPUTS_HASH_FILE.write_text(digest + "\n")
     return True
+
+
+def hash_file_for(model: Path) -> Path:
+    return Path(str(model) + ".sha256")
+
+
+def record_hash(model: Path) -> None:
+    hash_file_for(model).write_text(file_hash(model) + "\n")
 
 
 def verified_model(path: Path = paths.MODEL_FILE) -> Path:
     """The model path, after checking it is ours and unchanged since training."""
     path = Path(path).resolve()
-    if path.parent != paths.MODELS_DIR.resolve():
+    models = paths.MODELS_DIR.resolve()
+    if models not in path.parents:
         raise ModelIntegrityError(f"refusing to load a model from outside {paths.MODELS_DIR}: {path}")
-    if not path.exists() or not MODEL_HASH_FILE.exists():
+    recorded = hash_file_for(path)
+    if not path.exists() or not recorded.exists():
         raise ModelIntegrityError(f"no trained model with a recorded hash at {path} (run `make train`)")
-    if file_hash(path) != MODEL_HASH_FILE.read_text().strip():
+    if file_hash(path) != recorded.read_text().strip():
         raise ModelIntegrityError(f"{path} does not match the hash recorded when it was trained")
     return path
 

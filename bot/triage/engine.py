@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, List, Optional
@@ -77,6 +78,9 @@ class TriageEngine:
         self.rules = rules or load_rules(rules_dir)
         self.normalise = Normaliser(self.rules.typos, self.rules.sign_words, _known_words())
         self.nlp = self._build_pipeline(self.rules)
+        # The tokenizer (denied spans) and the triage component (levels) read the same
+        # message: parse it once.
+        self._parse = lru_cache(maxsize=256)(self.nlp)
 
     @staticmethod
     def _build_pipeline(rules: TriageRules):
@@ -129,7 +133,7 @@ class TriageEngine:
                               future_treatment=future, third_party=third_party)
         if not norm.strip():
             return result
-        doc = self.nlp(norm)
+        doc = self._parse(norm)
         for ent in doc.ents:
             sign = rules.signs[ent.label_]
             mods = sorted({m.category for m in ent._.modifiers})
@@ -151,7 +155,7 @@ class TriageEngine:
         norm, offsets = self.normalise(text or "")
         if not norm.strip():
             return []
-        doc = self.nlp(norm)
+        doc = self._parse(norm)
         spans = []
         for ent in doc.ents:
             for mod in ent._.modifiers:

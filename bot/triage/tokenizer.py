@@ -26,6 +26,9 @@ def shared_engine():
     return TriageEngine()
 
 
+import bot.rasa_speedups  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class DenialAwareTokenizer(WhitespaceTokenizer):
     @staticmethod

@@ -71,3 +71,6 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
         out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, out[-2000:]
     assert "stopping" in out
+    # No Telegram credentials here: one clear error, and the web chat ran all along.
+    rasa_log = (tmp_path / "logs" / "rasa.log").read_text(errors="replace")
+    assert rasa_log.count("Telegram channel disabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET") == 1

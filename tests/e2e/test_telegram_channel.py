@@ -153,3 +153,24 @@ def test_the_bot_token_never_appears_in_the_logs(live, chat):
     logs = "".join(p.read_text(errors="replace") for p in live.log_dir.glob("*.log"))
     assert "telegram" in logs.lower()  # the logs are there and mention the channel...
     assert TELEGRAM_TOKEN not in logs and TELEGRAM_TOKEN.replace(":", "%3A") not in logs
+
+
+def test_polling_mode_hands_updates_to_the_same_webhook(live, chat, kb):
+    """`make telegram`: getUpdates from the (stand-in) Bot API, handled by the live webhook."""
+    import subprocess
+    import sys
+
+    from bot import paths
+    from bot.processes import project_env
+    from tests.e2e.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
+
+    live.telegram.updates.append(message(chat, "what are exosomes made of?"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.channels.telegram_polling", "--once", "--webhook", live.telegram_webhook],
+        cwd=paths.ROOT, capture_output=True, text=True, timeout=120,
+        env=project_env(TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,
+                        TELEGRAM_API_BASE_URL=live.telegram.base_url))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(m == "deleteWebhook" for m, _ in live.telegram.calls)  # polling and webhook exclude each other
+    texts = texts_to(live, chat)
+    assert texts and "automated assistant" in texts[0] and len(texts) >= 2

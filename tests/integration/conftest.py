@@ -46,3 +46,14 @@ def db_url(request, tmp_path):
     upgrade(url)
     yield url
     dispose_all(url)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    work = tempfile.mkdtemp(prefix="clinic-redis-", dir="/tmp")
+    script = str(paths.ROOT / "scripts" / "redis.sh")
+    url = subprocess.run([script, "start", work, str(free_port())], check=True, capture_output=True,
+                         text=True).stdout.strip().splitlines()[-1]
+    yield url
+    subprocess.run([script, "stop", work], check=False)
+    shutil.rmtree(work, ignore_errors=True)

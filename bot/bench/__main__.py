@@ -1,0 +1,157 @@
+"""`make bench`: our assistant against stock Rasa (`rasa init`'s config.yml) trained on the
+same data, on this machine, in one run. Prints and writes reports/bench.md, bench.json and
+bench.png.
+
+    python -m bot.bench [--skip-train] [--messages 200]
+
+Measures, for each: full training time (fresh cache), cold start (process start until the
+first correct answer), resident memory of the Rasa server after warm-up, throughput and
+p50/p95/p99 latency at 1, 10 and 50 concurrent conversations over the REST channel, and
+answer accuracy on ../shared/eval/dev.yml. Servers run on loopback; loads are bounded.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bot import paths
+from bot.bench.load import run_load
+from bot.logging_setup import configure_logging
+from bot.model import record_hash
+from bot.processes import action_server, free_port, project_env, stop, wait_http
+from bot.storage.db import upgrade
+
+BENCH_MODELS = paths.MODELS_DIR / "bench"
+REPORTS = paths.ROOT / "reports"
+SYSTEMS = {"ours": paths.ROOT / "config.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-config.yml"}
+CONCURRENCY = (1, 10, 50)
+PROBE = "can I take ibuprofen after the treatment?"
+
+
+def train(name: str, config: Path, cache: Path) -> float:
+    """Full training on an empty cache; returns seconds."""
+    BENCH_MODELS.mkdir(parents=True, exist_ok=True)
+    env = project_env(RASA_CACHE_DIRECTORY=str(cache))
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", "data",
+                    "--config", str(config), "--out", str(BENCH_MODELS), "--fixed-model-name", name],
+                   cwd=paths.ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - began
+    record_hash(BENCH_MODELS / f"{name}.tar.gz")
+    return seconds
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def first_answer(rasa_url: str, expected: str, proc, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    body = json.dumps({"sender": f"cold-{time.time()}", "message": PROBE}).encode()
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the Rasa server exited during start-up")
+        try:
+            req = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body,
+                                         headers={"Content-Type": "application/json"}, method="POST")
+            replies = json.loads(urllib.request.urlopen(req, timeout=30).read())
+            if any(expected[:40] in (r.get("text") or "") for r in replies):
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("no correct answer before the timeout")
+
+
+def measure(name: str, model: Path, action_url: str, database_url: str, messages: int, work: Path) -> dict:
+    from bot.knowledge import load_knowledge_base
+
+    expected = load_knowledge_base().get("aftercare_nsaids").answer
+    port = free_port()
+    env = project_env(DATABASE_URL=database_url, ACTION_ENDPOINT_URL=action_url)
+    log = open(work / f"rasa-{name.replace(' ', '_')}.log", "wb")
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints",
+                             "endpoints.yml", "--credentials", str(work / "credentials.yml"),
+                             "-i", "127.0.0.1", "-p", str(port)],
+                            cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    rasa_url = f"http://127.0.0.1:{port}"
+    try:
+        first_answer(rasa_url, expected, proc)
+        cold = time.perf_counter() - began
+        asyncio.run(run_load(rasa_url, 4, 40))  # warm-up
+        memory = rss_mb(proc.pid)
+        loads = [asyncio.run(run_load(rasa_url, c, messages)).row() for c in CONCURRENCY]
+        memory = max(memory, rss_mb(proc.pid))
+    finally:
+        stop(proc)
+        log.close()
+    return {"cold_start_s": round(cold, 1), "rss_mb": round(memory), "loads": loads}
+
+
+def dev_accuracy(model: Path) -> dict:
+    from bot.eval.cases import load_cases
+    from bot.eval.runner import run
+    from bot.knowledge.loader import load_topics
+
+    dev = paths.ROOT.parent / "shared" / "eval" / "dev.yml"
+    if not dev.exists():
+        return {}
+    summary = run(load_cases(dev, load_topics()), model)["summary"]
+    return {k: summary[k] for k in ("answer_accuracy", "none_turns_served_an_entry", "escalation_recall",
+                                    "false_escalation_rate")}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-train", action="store_true",
+                        help="reuse models/bench/*.tar.gz and their recorded training times")
+    parser.add_argument("--messages", type=int, default=200, help="messages per concurrency level")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="clinic-bench-") as tmp:
+        work = Path(tmp)
+        (work / "credentials.yml").write_text("rest:\n")
+        database_url = f"sqlite:///{work / 'bench.db'}"
+        upgrade(database_url)
+        for name, config in SYSTEMS.items():
+            slug = "ours" if name == "ours" else "baseline"
+            model = BENCH_MODELS / f"{slug}.tar.gz"
+            timing = BENCH_MODELS / f"{slug}.train_seconds"
+            if not args.skip_train or not model.exists():
+                print(f"training {name} (fresh cache) ...", flush=True)
+                timing.write_text(f"{train(slug, config, work / f'cache-{slug}'):.1f}\n")
+            results[name] = {"train_s": float(timing.read_text()) if timing.exists() else None}
+        with action_server(database_url, log_path=work / "actions.log") as action_url:
+            for name in SYSTEMS:
+                slug = "ours" if name == "ours" else "baseline"
+                print(f"measuring {name} ...", flush=True)
+                results[name].update(measure(name, BENCH_MODELS / f"{slug}.tar.gz", action_url,
+                                             database_url, args.messages, work))
+        for name in SYSTEMS:
+            slug = "ours" if name == "ours" else "baseline"
+            print(f"dev accuracy of {name} ...", flush=True)
+            results[name]["dev"] = dev_accuracy(BENCH_MODELS / f"{slug}.tar.gz")
+    from bot.bench.report import write_reports
+
+    markdown = write_reports(results, REPORTS)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

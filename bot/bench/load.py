@@ -1,0 +1,80 @@
+"""A bounded load generator: a fixed number of concurrent conversations over Rasa's REST
+channel, each a realistic mix (a question, a follow-up, another question, a symptom report
+that escalates), on loopback. Stops after `messages` messages or `max_seconds`."""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import List
+
+import httpx
+
+SCRIPT = (
+    "how long should I avoid the gym after my injections?",
+    "and for how long?",
+    "can I take ibuprofen for the pain?",
+    "had my treatment 2 days ago and now I've got a fever",
+)
+
+
+@dataclass
+class LoadResult:
+    concurrency: int
+    messages: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_ms: List[float] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+    def row(self) -> dict:
+        return {"concurrency": self.concurrency, "messages": self.messages, "errors": self.errors,
+                "throughput": round(self.throughput, 2), "p50_ms": round(self.percentile(50), 1),
+                "p95_ms": round(self.percentile(95), 1), "p99_ms": round(self.percentile(99), 1),
+                "mean_ms": round(statistics.fmean(self.latencies_ms), 1) if self.latencies_ms else None}
+
+
+async def run_load(rasa_url: str, concurrency: int, messages: int, max_seconds: float = 180,
+                   timeout: float = 30) -> LoadResult:
+    result = LoadResult(concurrency)
+    url = f"{rasa_url}/webhooks/rest/webhook"
+    deadline = time.monotonic() + max_seconds
+    remaining = [messages]
+
+    async def conversation_worker(client: httpx.AsyncClient) -> None:
+        while remaining[0] > 0 and time.monotonic() < deadline:
+            sender = f"bench-{uuid.uuid4().hex[:10]}"
+            for text in SCRIPT:
+                if remaining[0] <= 0 or time.monotonic() >= deadline:
+                    return
+                remaining[0] -= 1
+                start = time.perf_counter()
+                try:
+                    resp = await client.post(url, json={"sender": sender, "message": text})
+                    ok = resp.status_code == 200 and bool(resp.json())
+                except (httpx.HTTPError, ValueError):
+                    ok = False
+                elapsed = (time.perf_counter() - start) * 1000
+                result.messages += 1
+                if ok:
+                    result.latencies_ms.append(elapsed)
+                else:
+                    result.errors += 1
+
+    limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(conversation_worker(client) for _ in range(concurrency)))
+        result.seconds = time.perf_counter() - began
+    return result
