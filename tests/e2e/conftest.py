@@ -69,12 +69,14 @@ def live(tmp_path_factory):
     telegram.close()
 
 
-# Debian's Chromium, driven by Playwright (never a browser download); shared by browser tests.
+# Debian's Chromium, driven by Playwright (never a browser download). Module scope on purpose:
+# Playwright's sync API keeps an event loop running in the main thread while it is open,
+# which later asyncio-based tests cannot share.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     path = subprocess.run([str(paths.ROOT / "scripts" / "browser.sh")], check=True, capture_output=True,
                           text=True).stdout.strip().splitlines()[-1]
