@@ -13,5 +13,5 @@ async def delete_conversation_data(dispatcher: CollectingDispatcher, tracker: Tr
     request_deletion(settings().database_url, tracker.sender_id)
     say(dispatcher, "data_deleted", label="delete_data")
     # Forget what the assistant itself remembers about the person in this session too.
-    return [SlotSet(slot, None) for slot in ("kb_last_entry", "treatment_date")
+    return [SlotSet(slot, None) for slot in ("kb_last_entry", "treatment_date", "contact_name", "contact")
             if tracker.get_slot(slot) is not None]

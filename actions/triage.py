@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
@@ -17,6 +18,7 @@ from actions.services import (channel_of, clinic, escalations, knowledge_base, s
 from bot.knowledge.serving import Decision
 from bot.escalation.levels import ESCALATING_LEVELS, more_serious
 
+logger = logging.getLogger(__name__)
 TREATMENT_DATE_SLOT = "treatment_date"
 SYMPTOM_INTENT = "report_symptom"
 # Entries the routine reply already gives or that repeat it.
@@ -42,7 +44,8 @@ def days_since(date_text: Optional[str], today: Optional[dt.date] = None) -> Opt
 
 def treated_earlier(tracker: Tracker) -> bool:
     """Whether an earlier message in this session linked symptoms to a past treatment."""
-    users = [e for e in tracker.events if e.get("event") == "user"][:-1]
+    start = max((i for i, e in enumerate(tracker.events) if e.get("event") == "session_started"), default=0)
+    users = [e for e in tracker.events[start:] if e.get("event") == "user"][:-1]
     return any(((e.get("parse_data") or {}).get("triage") or {}).get("treated") for e in users)
 
 
@@ -61,16 +64,19 @@ class ActionTriageResponse(Action):
 
         # The NLU step sees one message; what earlier turns said (the treatment date, that
         # the person was treated) can only make the level more serious, never less.
-        known_days = days_since(tracker.get_slot(TREATMENT_DATE_SLOT))
+        said_days = triage.get("days_since_treatment")
+        # A date given in this message is the newest fact (a second session); a remembered one
+        # only counts when the message gives none.
+        known_days = None if said_days is not None else days_since(tracker.get_slot(TREATMENT_DATE_SLOT))
         earlier = treated_earlier(tracker)
         if known_days is not None or earlier:
             ctx = engine().assess(text, days=known_days, treated=earlier)
             if more_serious(ctx.level, level) != level:
                 level, findings = ctx.level, [vars(f) for f in ctx.findings]
-        said_days = triage.get("days_since_treatment")
-        if said_days is not None and tracker.get_slot(TREATMENT_DATE_SLOT) is None:
+        if said_days is not None:
             date = dt.date.today() - dt.timedelta(days=int(said_days))
-            events.append(SlotSet(TREATMENT_DATE_SLOT, date.isoformat()))
+            if tracker.get_slot(TREATMENT_DATE_SLOT) != date.isoformat():
+                events.append(SlotSet(TREATMENT_DATE_SLOT, date.isoformat()))
 
         ask_details = False
         if level in ESCALATING_LEVELS:
@@ -78,12 +84,15 @@ class ActionTriageResponse(Action):
             # already running (a second symptom mid-form) or everything is known.
             ask_details = not tracker.active_loop.get("name") and details_missing(tracker)
             counted = [f for f in findings if f.get("level") != "none"]
-            escalations().raise_or_update(
-                conversation_id=tracker.sender_id, channel=channel_of(tracker),
-                sender_id=tracker.sender_id, level=level, reason="symptoms",
-                trigger_message=text,
-                symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")} for f in counted],
-            )
+            try:
+                escalations().raise_or_update(
+                    conversation_id=tracker.sender_id, channel=channel_of(tracker),
+                    sender_id=tracker.sender_id, level=level, reason="symptoms",
+                    trigger_message=text,
+                    symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")} for f in counted],
+                )
+            except Exception:  # noqa: BLE001 - the safety instructions below must go out regardless
+                logger.exception("could not record the escalation; sending the safety reply anyway")
         if level == "emergency":
             say(dispatcher, "triage_emergency", label="triage", triage_level=level)
             say(dispatcher, "triage_emergency_staff", label="triage", triage_level=level)

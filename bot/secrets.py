@@ -32,7 +32,19 @@ def get_secret(name: str) -> str:
     path = paths.ROOT / "var" / "secrets" / name.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written to a private temporary file, then renamed into place: another process never
+        # reads a half-written (empty) secret, and the first writer wins.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(_secrets.token_urlsafe(48))
-    return Path(path).read_text().strip()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    value = Path(path).read_text().strip()
+    if len(value) < MIN_LENGTH:
+        raise SecretError(f"{path} holds no usable secret; delete it to have a new one made")
+    return value

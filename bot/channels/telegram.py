@@ -163,7 +163,10 @@ class TelegramInput(InputChannel):
 
         if update.callback_query:
             query = update.callback_query
-            await query.answer()
+            try:
+                await query.answer()  # only stops the button's spinner; the choice still counts
+            except Exception:  # noqa: BLE001
+                logger.warning("telegram: could not answer callback query of update %s", update.update_id)
             chat = query.message.chat if query.message else None
             if chat is None or chat.type != "private":
                 return
@@ -180,8 +183,9 @@ class TelegramInput(InputChannel):
             return
         if message.text is not None:
             text = message.text
-            if text.lstrip().startswith("/"):
-                command = text.strip().split()[0][1:].split("@")[0].lower()
+            words = text.strip().split()
+            if text.lstrip().startswith("/") and len(words) == 1:
+                command = words[0][1:].split("@")[0].lower()
                 if command == "start":
                     return await self._to_rasa(on_new_message, "/start", chat_id, out, update.update_id,
                                                parse=fixed_parse("greet", "/start"))
@@ -190,12 +194,17 @@ class TelegramInput(InputChannel):
                 if command == "human":
                     return await self._to_rasa(on_new_message, "/human", chat_id, out, update.update_id,
                                                parse=fixed_parse("ask_human", "/human"))
-                if not neutralise(text).strip() or len(text.split()) == 1:
-                    return await out.send_text_message(str(chat_id), say("telegram_unknown_command"))
+                return await out.send_text_message(str(chat_id), say("telegram_unknown_command"))
+            # "/help my scalp is bleeding": words after a slash are read as words, and triaged.
             await self._to_rasa(on_new_message, neutralise(text), chat_id, out, update.update_id)
             return
         if message.photo:
             await self._photo(message, out, say)
+        if message.caption:
+            # A caption can carry a warning sign ("bleeding since the procedure").
+            await self._to_rasa(on_new_message, neutralise(message.caption), chat_id, out, update.update_id)
+            return
+        if message.photo:
             return
         await out.send_text_message(str(chat_id), say("telegram_text_only"))
 

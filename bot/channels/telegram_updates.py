@@ -30,8 +30,9 @@ class UpdateLog:
 
     def finish(self, update_id: int, status: str = "done") -> None:
         with transaction(self.url) as s:
+            # The payload holds the patient's text and name: kept only until it is processed.
             s.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == update_id)
-                      .values(status=status, processed_at=utcnow()))
+                      .values(status=status, processed_at=utcnow(), payload="{}"))
 
     def unfinished(self, older_than: dt.timedelta = STALE_AFTER) -> List[Tuple[int, dict]]:
         """Updates received but never finished (the process died while handling them)."""

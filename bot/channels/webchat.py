@@ -92,7 +92,8 @@ class WebChatInput(InputChannel):
         return SocketIOOutput(self.sio, BOT_EVENT) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]):
-        # Same-origin pages always work; other sites must be listed in WEBCHAT_ALLOWED_ORIGINS.
+        # Without a list, only same-origin pages may connect. With a list, only the listed
+        # origins may (include the assistant's own public origin if its page is used too).
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins or None)
         self.sio = sio
         bp = SocketBlueprint(sio, "/socket.io", "webchat", url_prefix="/webhooks/webchat")

@@ -60,15 +60,15 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         response.set_cookie(name, value, max_age=max_age, httponly=True, secure=secure_cookies,
                             samesite="strict", path="/")
 
-    def signed_in(request: Request):
-        return sessions.resolve(url, request.cookies.get(sessions.COOKIE))
+    def signed_in(request: Request, touch: bool = True):
+        return sessions.resolve(url, request.cookies.get(sessions.COOKIE), touch=touch)
 
     def page(request: Request, name: str, staff, csrf: str, **context):
         return templates.TemplateResponse(request, name, {"staff": staff, "csrf": csrf, **context})
 
     def guard(handler, admin: bool = False, api: bool = False):
         async def wrapped(request: Request):
-            found = signed_in(request)
+            found = signed_in(request, touch=not api)
             if found is None:
                 if api:
                     return JSONResponse({"error": "sign in first"}, status_code=401)
@@ -134,6 +134,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             escalation_id = int(request.path_params["id"])
         except ValueError:
             return PlainTextResponse("Not found", status_code=404)
+        if not 0 < escalation_id < 2**31:
+            return PlainTextResponse("Not found", status_code=404)
         data = review.detail(url, escalation_id, request.state.staff.username)
         if data is None:
             return PlainTextResponse("Not found", status_code=404)
@@ -150,8 +152,9 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
                 text = str(form.get("text") or "").strip()
                 if not text or len(text) > 2000:
                     raise review.ReviewError("a reply needs 1-2000 characters")
-                esc = review.act(url, escalation_id, staff.username, "reply", text=text)
-                await send_to_patient(esc.conversation_id, text, staff=staff.username)
+                # Sent first, recorded after: the history never shows a reply that did not go out.
+                await send_to_patient(review.conversation_of(url, escalation_id), text, staff=staff.username)
+                review.act(url, escalation_id, staff.username, "reply", text=text)
             elif action in ("takeover", "handback"):
                 esc = review.act(url, escalation_id, staff.username, action)
                 notice = ("A member of the clinic's staff is now answering you here." if action == "takeover"

@@ -24,7 +24,11 @@ def grouped_questions(url: str, limit: int = 2000) -> List[Dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics.pairwise import cosine_similarity
 
-    matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+    try:
+        matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+    except ValueError:  # no words at all (only "?" or emoji): one group each
+        return [{"count": 1, "examples": [r.text], "last_seen": r.created_at, "best_guess": r.best_guess}
+                for r in rows if (r.text or "").strip()]
     sims = cosine_similarity(matrix)
     # Single linkage: questions joined by any chain of similar pairs form one group.
     parent = list(range(len(texts)))

@@ -85,6 +85,14 @@ def detail(url: str, escalation_id: int, actor: str) -> Optional[Dict[str, Any]]
     return data
 
 
+def conversation_of(url: str, escalation_id: int) -> str:
+    with transaction(url) as s:
+        esc = s.get(Escalation, escalation_id)
+        if esc is None:
+            raise ReviewError("no such escalation")
+        return esc.conversation_id
+
+
 def act(url: str, escalation_id: int, actor: str, action: str, **params: Any) -> Escalation:
     """acknowledge | assign | note | resolve | takeover | handback."""
     with transaction(url) as s:
@@ -99,7 +107,7 @@ def act(url: str, escalation_id: int, actor: str, action: str, **params: Any) ->
             esc.assignee = params.get("assignee") or actor
             detail = esc.assignee
         elif action == "note":
-            detail = (params.get("note") or "").strip()
+            detail = str(params.get("note") or "").strip()
             if not detail:
                 raise ReviewError("the note is empty")
             if len(detail) > 4000:
@@ -111,6 +119,8 @@ def act(url: str, escalation_id: int, actor: str, action: str, **params: Any) ->
             esc.status, esc.outcome, esc.resolved_at = "resolved", outcome, utcnow()
             esc.assistant_paused, detail = False, OUTCOMES[outcome]
         elif action == "takeover":
+            if esc.status == "resolved":
+                raise ReviewError("a resolved escalation cannot be taken over")
             esc.assistant_paused, esc.paused_by = True, actor
             if esc.status == "open":
                 esc.status, esc.acknowledged_at = "acknowledged", utcnow()

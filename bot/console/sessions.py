@@ -38,7 +38,8 @@ def start(url: str, staff: Staff) -> str:
     return token
 
 
-def resolve(url: str, token: Optional[str], now: Optional[dt.datetime] = None) -> Optional[Tuple[Staff, str]]:
+def resolve(url: str, token: Optional[str], now: Optional[dt.datetime] = None,
+            touch: bool = True) -> Optional[Tuple[Staff, str]]:
     """The signed-in staff member and the session's CSRF token, or None (expired sessions
     are ended here)."""
     if not token or len(token) > 128:
@@ -55,7 +56,8 @@ def resolve(url: str, token: Optional[str], now: Optional[dt.datetime] = None) -
         if user is None or not user.active:
             row.ended_at = now
             return None
-        row.last_seen_at = now
+        if touch:  # background polling is not use: it must not keep an unattended session alive
+            row.last_seen_at = now
         return Staff(user.id, user.username, user.role), row.csrf_token
 
 
@@ -68,5 +70,7 @@ def end(url: str, token: Optional[str]) -> None:
             row.ended_at = utcnow()
 
 
-def csrf_ok(expected: Optional[str], given: Optional[str]) -> bool:
-    return bool(expected and given) and hmac.compare_digest(expected, given)
+def csrf_ok(expected: Optional[str], given) -> bool:
+    if not isinstance(expected, str) or not isinstance(given, str) or not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())

@@ -13,7 +13,7 @@ from typing import Iterable, List, Optional, Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.escalation.levels import more_pressing_reason, more_serious, rank
+from bot.escalation.levels import ESCALATING_LEVELS, more_pressing_reason, more_serious, rank
 from bot.storage.db import transaction
 from bot.storage.models import Escalation, EscalationEvent, OutboxMessage, utcnow
 
@@ -76,6 +76,11 @@ class EscalationStore:
                 return EscalationResult(current.id, level, True, False)
 
             raised = rank(level) > rank(current.level)
+            if raised and level in ESCALATING_LEVELS and current.level not in ESCALATING_LEVELS:
+                # Now a warning sign: back to "open" so it is seen as new, and the safety net
+                # counts from this moment, not from an older request for a person.
+                current.status = "open"
+                current.created_at = utcnow()
             current.level = more_serious(current.level, level)
             current.reason = more_pressing_reason(current.reason, reason)
             if symptoms:

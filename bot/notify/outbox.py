@@ -52,7 +52,13 @@ class Outbox:
     async def drain(self, limit: int = 50) -> int:
         """Try every due row once; returns how many were delivered."""
         delivered = 0
-        for row in self._claim(limit):
+        for _ in range(limit):
+            # One row at a time, right before sending: a lease never runs out while the row
+            # waits behind others in a batch (which could let a second worker send it too).
+            claimed = self._claim(1)
+            if not claimed:
+                break
+            row = claimed[0]
             notifier = self.notifiers.get(row.notifier)
             try:
                 if notifier is None:

@@ -42,19 +42,26 @@ def request_deletion(url: str, conversation_id: str) -> int:
 def purge(url: str, conversation_id: str, cutoff: float) -> int:
     """Remove the conversation's content up to `cutoff` (epoch seconds); returns tracker
     events removed. Idempotent: sweeping again removes only what reappeared."""
+    cutoff_dt = dt.datetime.fromtimestamp(cutoff, dt.timezone.utc).replace(tzinfo=None)
     with transaction(url) as s:
-        s.execute(delete(UnansweredQuestion).where(UnansweredQuestion.conversation_id == conversation_id))
-        s.execute(delete(ServedAnswer).where(ServedAnswer.conversation_id == conversation_id))
+        # Only what existed when deletion was asked for: a warning sign reported afterwards
+        # must reach staff with its content.
+        s.execute(delete(UnansweredQuestion).where(UnansweredQuestion.conversation_id == conversation_id,
+                                                   UnansweredQuestion.created_at <= cutoff_dt))
+        s.execute(delete(ServedAnswer).where(ServedAnswer.conversation_id == conversation_id,
+                                             ServedAnswer.created_at <= cutoff_dt))
         ids = [i for (i,) in s.execute(select(Escalation.id).where(
-            Escalation.conversation_id == conversation_id, Escalation.trigger_message.isnot(None)))]
+            Escalation.conversation_id == conversation_id, Escalation.trigger_message.isnot(None),
+            Escalation.updated_at <= cutoff_dt))]
         if ids:
             s.execute(update(Escalation).where(Escalation.id.in_(ids)).values(
                 trigger_message=None, symptoms=None, contact_name=None, contact=None,
-                treatment_date=None, updated_at=utcnow()))
+                treatment_date=None))
             s.execute(update(EscalationEvent).where(EscalationEvent.escalation_id.in_(ids),
                                                     EscalationEvent.action == "note")
                       .values(detail="(deleted at the patient's request)"))
-            s.execute(delete(EscalationAttachment).where(EscalationAttachment.escalation_id.in_(ids)))
+            s.execute(delete(EscalationAttachment).where(EscalationAttachment.escalation_id.in_(ids),
+                                                         EscalationAttachment.created_at <= cutoff_dt))
             for esc_id in ids:
                 s.add(EscalationEvent(escalation_id=esc_id, actor="patient", action="data_deleted",
                                       detail="conversation content deleted at the patient's request"))

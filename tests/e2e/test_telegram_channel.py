@@ -85,6 +85,20 @@ def test_start_help_and_human_commands(live, chat, kb):
     assert "don't know that command" in texts_to(live, chat)[-1]
 
 
+def test_words_after_a_command_and_photo_captions_are_triaged(live, chat):
+    post_update(live, message(chat, "/help I had my session yesterday and it keeps bleeding and won't stop"))
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
+    assert esc.level == "urgent"
+    other = chat + 100000
+    photo = [{"file_id": "photo-2", "file_unique_id": "p2", "width": 10, "height": 10, "file_size": 11}]
+    live.telegram.files["photo-2"] = b"\xff\xd8jpeg"
+    post_update(live, message(other, photo=photo, caption="my lips are swelling up since the injections"))
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(other))).one()
+    assert esc.level == "emergency"
+
+
 def test_buttons_become_an_inline_keyboard_and_presses_are_routed(live, chat):
     post_update(live, message(chat, "how much does a session cost?"))
     offer = sent_to(live, chat)[-1]

@@ -76,3 +76,33 @@ def test_migrations_match_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_a_warning_sign_after_a_deletion_keeps_its_content(db_url):
+    escalate(db_url, "c9")
+    request_deletion(db_url, "c9")
+    with transaction(db_url) as s:  # staff resolve the old, emptied escalation
+        s.execute(update(Escalation).values(status="resolved"))
+    import time
+
+    time.sleep(1.1)  # the new report comes after the deletion's cutoff
+    new = EscalationStore(db_url).raise_or_update(conversation_id="c9", channel="web", sender_id="c9",
+                                                  level="urgent", reason="symptoms", trigger_message="pus now")
+    sweep(db_url)  # the worker keeps sweeping the deletion for a while
+    with transaction(db_url) as s:
+        assert s.get(Escalation, new.escalation_id).trigger_message == "pus now"
+
+
+def test_raising_a_request_for_a_person_to_a_warning_sign_reopens_it(db_url):
+    store = EscalationStore(db_url)
+    first = store.raise_or_update(conversation_id="c10", channel="web", sender_id="c10", level="none",
+                                  reason="human_request", trigger_message="a person please")
+    with transaction(db_url) as s:
+        e = s.get(Escalation, first.escalation_id)
+        e.status, e.created_at = "acknowledged", utcnow() - dt.timedelta(hours=2)
+    store.raise_or_update(conversation_id="c10", channel="web", sender_id="c10", level="urgent",
+                          reason="symptoms", trigger_message="fever")
+    with transaction(db_url) as s:
+        e = s.get(Escalation, first.escalation_id)
+        assert e.status == "open" and e.level == "urgent"
+    assert queue_due_safety_nets(db_url, 30) == []  # counted from the warning sign, not from 2 h ago
