@@ -50,7 +50,9 @@ def serve(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision
     knowledge_log().record_unanswered(tracker.sender_id, channel_of(tracker), text, decision.how,
                                       decision.best_guess, decision.confidence)
     if decision.kind == "suggest":
-        buttons = [{"title": e.title, "payload": e.questions[0]} for e in decision.suggestions]
+        # The title is the payload: short enough for Telegram's 64-byte button data, and the
+        # selector matches it exactly.
+        buttons = [{"title": e.title, "payload": e.title} for e in decision.suggestions]
         buttons.append({"title": replies()("did_you_mean_none"), "payload": "I want to ask a person"})
         say(dispatcher, "did_you_mean", label="did_you_mean", buttons=buttons)
         return []

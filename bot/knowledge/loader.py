@@ -21,6 +21,7 @@ REQUIRED_FIELDS = ("id", "title", "questions", "source", "reviewed_by", "reviewe
 MIN_QUESTIONS = 8
 MIN_ANSWER_WORDS = 40
 MAX_ANSWER_WORDS = 120
+MAX_TITLE_CHARS = 60  # titles are button labels and payloads (Telegram allows 64 bytes)
 PENDING = "pending"
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.S)
@@ -187,6 +188,9 @@ def _parse_entry(path: Path, topics: Dict[str, str], article: str, today: dt.dat
     title = meta["title"]
     if not isinstance(title, str) or not title.strip():
         problems.append(f"{where}: field 'title' must be text")
+    elif len(title.strip()) > MAX_TITLE_CHARS or len(title.strip().encode()) > 64:
+        problems.append(f"{where}: field 'title' has {len(title.strip())} characters; at most "
+                        f"{MAX_TITLE_CHARS} (it is also a button label)")
 
     questions = meta["questions"]
     clean_questions: List[str] = []

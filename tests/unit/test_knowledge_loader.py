@@ -127,6 +127,16 @@ def test_sub_entry_covers_its_topic(kb_dir):
     assert kb.get("dandruff.shampoo").intent == "kb_dandruff__shampoo"
 
 
+def test_long_title_is_refused(kb_dir):
+    p = kb_dir / "results_timeline.md"
+    text = p.read_text()
+    start = text.index("title:")
+    end = text.index("\n", start)
+    p.write_text(text[:start] + "title: " + "A very long title " * 5 + text[end:])
+    found = problems(kb_dir)
+    assert any("results_timeline.md" in m and "field 'title'" in m and "at most 60" in m for m in found)
+
+
 def test_file_name_must_match_id(kb_dir):
     (kb_dir / "results_timeline.md").rename(kb_dir / "timeline.md")
     found = problems(kb_dir)
