@@ -47,10 +47,9 @@ def clinic():
 
 
 def template_values() -> Dict[str, Any]:
-    c = clinic()
-    return {"emergency_number": c.emergency_number, "clinic_contact": c.contact,
-            "out_of_hours_contact": c.out_of_hours_contact,
-            "callback_minutes": c.urgent_callback_minutes}
+    from bot.clinic import reply_values
+
+    return reply_values(clinic())
 
 
 def last_bot_metadata(tracker: Tracker) -> Dict[str, Any]:
@@ -79,10 +78,6 @@ def user_turns_since_entry(tracker: Tracker, entry_id: Optional[str]) -> Optiona
         elif event.get("event") == "bot" and (event.get("metadata") or {}).get("kb_entry") == entry_id:
             return max(turns - 1, 0)
     return None
-
-
-def events_of_type(tracker: Tracker, name: str) -> List[Dict[str, Any]]:
-    return [e for e in tracker.events if e.get("event") == name]
 
 
 @lru_cache(maxsize=1)

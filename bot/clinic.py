@@ -38,6 +38,13 @@ class Clinic:
         return bool(span) and span[0] <= local.time() < span[1]
 
 
+def reply_values(clinic: Clinic) -> Dict[str, object]:
+    """The clinic's facts that patient-facing texts (bot/replies.yml) fill in."""
+    return {"emergency_number": clinic.emergency_number, "clinic_contact": clinic.contact,
+            "out_of_hours_contact": clinic.out_of_hours_contact,
+            "callback_minutes": clinic.urgent_callback_minutes}
+
+
 def load_clinic(path: Path = CLINIC_FILE) -> Clinic:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     for key in data:

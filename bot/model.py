@@ -17,7 +17,6 @@ from bot import paths
 
 TRAINING_INPUTS = ("config.yml", "domain", "data")
 INPUTS_HASH_FILE = paths.MODELS_DIR / "assistant.inputs.sha256"
-MODEL_HASH_FILE = paths.MODELS_DIR / "assistant.tar.gz.sha256"
 
 
 class ModelIntegrityError(RuntimeError):
@@ -51,7 +50,7 @@ def file_hash(path: Path) -> str:
 
 
 def is_stale() -> bool:
-    if not paths.MODEL_FILE.exists() or not INPUTS_HASH_FILE.exists() or not MODEL_HASH_FILE.exists():
+    if not paths.MODEL_FILE.exists() or not INPUTS_HASH_FILE.exists() or not hash_file_for(paths.MODEL_FILE).exists():
         return True
     return INPUTS_HASH_FILE.read_text().strip() != inputs_hash()
 

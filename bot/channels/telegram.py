@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import os
+from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -39,12 +40,11 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
+@lru_cache(maxsize=1)
 def _template_values() -> Dict[str, Any]:
-    from bot.clinic import load_clinic
+    from bot.clinic import load_clinic, reply_values
 
-    c = load_clinic()
-    return {"emergency_number": c.emergency_number, "clinic_contact": c.contact,
-            "out_of_hours_contact": c.out_of_hours_contact}
+    return reply_values(load_clinic())
 
 
 class TelegramInput(InputChannel):
