@@ -59,6 +59,41 @@ def test_patient_journey_in_the_browser(live, chromium, kb, tmp_path):
     page.close()
 
 
+def test_message_typed_before_the_connection_is_kept_and_sent(live, chromium, kb):
+    # Hold the session request so the patient types before the socket exists: the message
+    # must stay on screen, survive the history render, and be answered once.
+    held = []
+    page = chromium.new_page()
+    page.route("**/webhooks/webchat/session", lambda route: held.append(route))
+    page.goto(live.chat_page)
+    box = page.get_by_label("Your message")
+    box.fill("is it ok to drink alcohol after my treatment?")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.cw-user').length === 1")
+    assert len(held) == 1
+    held[0].continue_()
+    wait_for_bot(page, kb.get("aftercare_smoking_alcohol").answer[:60])
+    users = page.locator(".cw-user").all_inner_texts()
+    assert len(users) == 1 and "is it ok to drink alcohol" in users[0]
+    page.close()
+
+
+def test_unreachable_server_is_said_once_and_the_message_waits(live, chromium):
+    page = chromium.new_page()
+    page.route("**/webhooks/webchat/session", lambda route: route.fulfill(status=503, body="down"))
+    page.goto(live.chat_page)
+    box = page.get_by_label("Your message")
+    box.fill("hello")
+    box.press("Enter")
+    wait_for_bot(page, "can't reach the assistant")
+    page.wait_for_timeout(300)
+    assert sum("can't reach" in t for t in bot_texts(page)) == 1
+    # The retry succeeds once the server answers again, and the waiting message goes out.
+    page.unroute("**/webhooks/webchat/session")
+    wait_for_bot(page, "What would you like to know", timeout=20000)
+    page.close()
+
+
 def test_phone_sized_and_keyboard_only(live, chromium, tmp_path):
     shots = os.environ.get("SCREENSHOT_DIR") or str(tmp_path)
     page = chromium.new_page(viewport={"width": 375, "height": 740})

@@ -71,33 +71,51 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  var socket = null, typingTimer = null;
+  var socket = null, typingTimer = null, started = false;
   function setTyping(on) {
     clearTimeout(typingTimer);
     typing.hidden = !on;
     if (on) typingTimer = setTimeout(function () { typing.hidden = true; }, 30000);
   }
 
+  // Messages typed before the conversation's history has arrived (first connection or a
+  // reconnect) wait here: the history replaces the log, so sending earlier would either lose
+  // the message from view or race it past the server's record of the conversation.
+  var ready = false, pending = [];
   function sendMessage(payload, shown) {
-    if (!socket || !payload) return;
+    if (!payload) return;
     disableOldReplies();
     add("user", shown || payload);
     setTyping(true);
-    socket.emit("user_uttered", { message: payload });
+    if (ready && socket && socket.connected) socket.emit("user_uttered", { message: payload });
+    else pending.push({ payload: payload, shown: shown || payload });
     input.focus();
+  }
+
+  // Said once per outage, not on every automatic retry.
+  var toldUnreachable = false;
+  function unreachable() {
+    if (toldUnreachable) return;
+    toldUnreachable = true;
+    setTyping(false);
+    add("bot", "Sorry, I can't reach the assistant right now. Your message will be sent when the connection is back. If it is urgent, please call the clinic.");
   }
 
   function connect() {
     fetch(server + prefix + "/session", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: localStorage.getItem(TOKEN_KEY) }) })
-      .then(function (r) { return r.json(); })
+      .then(function (r) { if (!r.ok) throw new Error("session " + r.status); return r.json(); })
       .then(function (s) {
         localStorage.setItem(TOKEN_KEY, s.token);
         socket = io(server, { path: "/socket.io", auth: { token: s.token }, transports: ["websocket", "polling"] });
-        socket.on("connect", function () { socket.emit("history_request"); });
+        socket.on("connect", function () { ready = false; toldUnreachable = false; socket.emit("history_request"); });
+        socket.on("disconnect", function () { ready = false; });
         socket.on("history", function (h) {
           log.textContent = "";
           (h.messages || []).forEach(function (m) { add(m.from, m.text, m.quick_replies); });
+          var queued = pending; pending = [];
+          queued.forEach(function (q) { add("user", q.shown); socket.emit("user_uttered", { message: q.payload }); });
+          ready = true;
         });
         socket.on("bot_uttered", function (m) {
           add("bot", m.text, m.quick_replies);
@@ -105,16 +123,15 @@
           clearTimeout(typingTimer);
           typingTimer = setTimeout(function () { typing.hidden = true; }, 700);
         });
-        socket.on("connect_error", function () {
-          add("bot", "Sorry, I can't reach the assistant right now. Please call the clinic.");
-        });
-      });
+        socket.on("connect_error", function () { unreachable(); });
+      })
+      .catch(function () { socket = null; unreachable(); setTimeout(connect, 5000); });
   }
 
   function toggle(open) {
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    if (open) { if (!socket) connect(); input.focus(); } else { launcher.focus(); }
+    if (open) { if (!started) { started = true; connect(); } input.focus(); } else { launcher.focus(); }
   }
   launcher.addEventListener("click", function () { toggle(panel.hidden); });
   close.addEventListener("click", function () { toggle(false); });
