@@ -5,11 +5,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services import channel_of, escalations, last_bot_metadata, say, yes_no_buttons
+from actions.services import channel_of, escalate, last_bot_metadata, say, yes_no_buttons
 
 
 def _ask_staff(tracker: Tracker, reason: str, text: str) -> None:
-    escalations().raise_or_update(
+    escalate(
         conversation_id=tracker.sender_id, channel=channel_of(tracker), sender_id=tracker.sender_id,
         level="none", reason=reason, trigger_message=text,
     )

@@ -80,6 +80,16 @@ def user_turns_since_entry(tracker: Tracker, entry_id: Optional[str]) -> Optiona
     return None
 
 
+def escalate(**fields: Any) -> Optional[int]:
+    """Raise or update the conversation's escalation; spooled and retried if the database is
+    unavailable (never raises: the patient's reply must go out regardless). Settings are read
+    without the schema upgrade, which needs the database."""
+    from bot.resilience.escalations import record_escalation
+
+    s = Settings.from_env()
+    return record_escalation(s.database_url, s.notifiers, **fields)
+
+
 @lru_cache(maxsize=1)
 def escalations():
     from bot.escalation.store import EscalationStore

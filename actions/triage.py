@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.details import FORM as DETAILS_FORM
 from actions.details import details_missing
 from actions.knowledge import send_entry, serve
-from actions.services import (channel_of, clinic, escalations, knowledge_base, say, selector,
+from actions.services import (channel_of, clinic, escalate, knowledge_base, say, selector,
                               yes_no_buttons)
 from bot.knowledge.serving import Decision
 from bot.escalation.levels import ESCALATING_LEVELS, more_serious
@@ -84,15 +84,14 @@ class ActionTriageResponse(Action):
             # already running (a second symptom mid-form) or everything is known.
             ask_details = not tracker.active_loop.get("name") and details_missing(tracker)
             counted = [f for f in findings if f.get("level") != "none"]
-            try:
-                escalations().raise_or_update(
-                    conversation_id=tracker.sender_id, channel=channel_of(tracker),
-                    sender_id=tracker.sender_id, level=level, reason="symptoms",
-                    trigger_message=text,
-                    symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")} for f in counted],
-                )
-            except Exception:  # noqa: BLE001 - the safety instructions below must go out regardless
-                logger.exception("could not record the escalation; sending the safety reply anyway")
+            # Written now, or spooled and retried until it lands: the safety reply below
+            # never waits for (or depends on) the database.
+            escalate(
+                conversation_id=tracker.sender_id, channel=channel_of(tracker),
+                sender_id=tracker.sender_id, level=level, reason="symptoms",
+                trigger_message=text,
+                symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")} for f in counted],
+            )
         if level == "emergency":
             say(dispatcher, "triage_emergency", label="triage", triage_level=level)
             say(dispatcher, "triage_emergency_staff", label="triage", triage_level=level)

@@ -6,6 +6,7 @@ full turn: its safety instructions must never wait for a person to notice.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
@@ -15,9 +16,15 @@ from bot.escalation.levels import ESCALATING_LEVELS
 from bot.settings import Settings
 
 
-async def deliver(app: Any, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-    agent = getattr(getattr(app, "ctx", None), "agent", None) if app is not None else None
-    if agent is None or not conversation_paused(Settings.from_env().database_url, message.sender_id):
+async def deliver_unless_paused(agent: Any, message: UserMessage,
+                                on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    if agent is None:
+        await on_new_message(message)
+        return
+    # A blocking database call: off the event loop, so one slow query never stalls every chat.
+    paused = await asyncio.get_running_loop().run_in_executor(
+        None, conversation_paused, Settings.from_env().database_url, message.sender_id)
+    if not paused:
         await on_new_message(message)
         return
     parse = message.parse_data or await agent.parse_message(message.text)

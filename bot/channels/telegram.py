@@ -25,12 +25,14 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.commands import fixed_parse, neutralise
-from bot.channels.pause import deliver
+from bot.channels.delivery import deliver
 from bot.channels.telegram_output import TelegramOutput
 from bot.channels.telegram_updates import UpdateLog
 from bot.replies import replies
+from bot.resilience import replay
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -112,15 +114,26 @@ class TelegramInput(InputChannel):
                 update_id = int(data["update_id"])
             except (ValueError, KeyError, TypeError):
                 return response.json({"error": "expected a Telegram update (JSON with update_id)"}, status=400)
-            if not self.updates.record(update_id, data):
-                return response.json({"status": "duplicate"})
+            try:
+                if not self.updates.record(update_id, data):
+                    return response.json({"status": "duplicate"})
+                logged = True
+            except SQLAlchemyError:
+                # Database down: the message path answers fail-closed and spools the message
+                # for replay, so the update is still handled (once) rather than refused.
+                logger.error("telegram update %s: update log unavailable; handling it anyway", update_id)
+                logged = False
             status = "done"
             try:
                 await self.handle(data, on_new_message)
             except Exception:  # noqa: BLE001 - recorded; Telegram must not redeliver forever
                 logger.exception("telegram update %s failed", update_id)
                 status = "failed"
-            self.updates.finish(update_id, status)
+            if logged:
+                try:
+                    self.updates.finish(update_id, status)
+                except SQLAlchemyError:
+                    logger.error("telegram update %s: could not mark it finished", update_id)
             return response.json({"status": status})
 
         @bp.listener("after_server_start")
@@ -128,6 +141,7 @@ class TelegramInput(InputChannel):
             self.app = app
             if self.problem:
                 return
+            replay.register_output(self.name(), lambda _sender: TelegramOutput(self.bot))
             for update_id, data in self.updates.unfinished():
                 logger.info("telegram update %s was interrupted; processing it again", update_id)
                 try:

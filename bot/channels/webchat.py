@@ -26,7 +26,9 @@ from socketio import AsyncServer
 
 from bot import paths
 from bot.channels.commands import neutralise
-from bot.channels.pause import deliver
+from bot.channels.delivery import deliver
+from bot.resilience import replay
+from bot.resilience.rasa_patches import TrackerStoreUnavailable
 from bot.secrets import get_secret
 
 logger = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ class WebChatInput(InputChannel):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins or None)
         self.sio = sio
         bp = SocketBlueprint(sio, "/socket.io", "webchat", url_prefix="/webhooks/webchat")
+        # Replies to a message replayed after an outage reach the conversation's open sockets.
+        replay.register_output(self.name(), lambda _sender: SocketIOOutput(sio, BOT_EVENT))
 
         @bp.listener("after_server_start")
         async def keep_app(app, loop):  # noqa: ANN001
@@ -142,7 +146,12 @@ class WebChatInput(InputChannel):
             items: List[Dict[str, Any]] = []
             agent = getattr(getattr(self.app, "ctx", None), "agent", None) if self.app else None
             if agent is not None and agent.tracker_store is not None:
-                tracker = await agent.tracker_store.retrieve_full_tracker(conversation)
+                try:
+                    tracker = await agent.tracker_store.retrieve_full_tracker(conversation)
+                except TrackerStoreUnavailable:
+                    # The page keeps what it shows; new messages still go out (fail-closed).
+                    await sio.emit("history", {"unavailable": True}, room=sid)
+                    return
                 if tracker is not None:
                     items = transcript([e.as_dict() for e in tracker.events])
             await sio.emit("history", {"messages": items}, room=sid)

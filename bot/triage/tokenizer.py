@@ -27,6 +27,7 @@ def shared_engine():
 
 
 import bot.rasa_speedups  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
+import bot.resilience.rasa_patches  # noqa: E402,F401 - fail closed and safe (README "Reliability")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)

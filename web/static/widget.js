@@ -111,10 +111,15 @@
         socket.on("connect", function () { ready = false; toldUnreachable = false; socket.emit("history_request"); });
         socket.on("disconnect", function () { ready = false; });
         socket.on("history", function (h) {
-          log.textContent = "";
-          (h.messages || []).forEach(function (m) { add(m.from, m.text, m.quick_replies); });
+          if (!h.unavailable) {  // the server could not read the history: keep what is shown
+            log.textContent = "";
+            (h.messages || []).forEach(function (m) { add(m.from, m.text, m.quick_replies); });
+          }
           var queued = pending; pending = [];
-          queued.forEach(function (q) { add("user", q.shown); socket.emit("user_uttered", { message: q.payload }); });
+          queued.forEach(function (q) {
+            if (!h.unavailable) add("user", q.shown);  // the log was re-rendered without it
+            socket.emit("user_uttered", { message: q.payload });
+          });
           ready = true;
         });
         socket.on("bot_uttered", function (m) {

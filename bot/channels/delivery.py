@@ -1,0 +1,62 @@
+"""The one path every channel's messages take into Rasa (web chat, Telegram, replays).
+
+It adds what Rasa's channels lack: a staff takeover keeps the assistant quiet
+(bot/channels/pause.py), and when the conversation's history cannot be read (database down)
+the patient still gets an honest, safe reply for what they wrote (the triage level comes
+from the NLU step, which needs no database) and the message is spooled and answered
+properly once the database is back (bot/resilience/replay.py). Nothing a patient sends is
+dropped, and no error reaches them as silence.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.channels.pause import deliver_unless_paused
+from bot.resilience import fallback, replay
+from bot.resilience.rasa_patches import TrackerStoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def agent_of(app: Any) -> Any:
+    return getattr(getattr(app, "ctx", None), "agent", None) if app is not None else None
+
+
+async def deliver(app: Any, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    agent = agent_of(app)
+    if replay.waiting(message.sender_id):
+        # Earlier messages of this conversation are still spooled: keep the order.
+        replay.spool_message(message)
+        if not replay.state["database_ok"]:
+            await fail_closed(agent, message)
+        return
+    try:
+        await deliver_unless_paused(agent, message, on_new_message)
+    except (TrackerStoreUnavailable, SQLAlchemyError) as exc:
+        logger.error("conversation unavailable (%s): message spooled, fail-closed reply sent",
+                     type(exc).__name__)
+        replay.state.update(database_ok=False, last_error=type(exc).__name__)
+        replay.spool_message(message)
+        await fail_closed(agent, message)
+    except Exception:  # noqa: BLE001 - a bug must not turn into silence for the patient
+        logger.exception("a message could not be handled; spooled for one retry")
+        replay.spool_message(message)
+        await fail_closed(agent, message)
+
+
+async def fail_closed(agent: Any, message: UserMessage) -> None:
+    level = "none"
+    try:
+        parse = message.parse_data or (await agent.parse_message(message.text) if agent else {})
+        level = fallback.level_of(parse)
+    except Exception:  # noqa: BLE001 - without a level the generic text still lists the warning signs
+        logger.exception("could not triage a message for the fail-closed reply")
+    for text in fallback.degraded_texts(level):
+        try:
+            await message.output_channel.send_text_message(message.sender_id, text)
+        except Exception:  # noqa: BLE001
+            logger.exception("could not send the fail-closed reply")

@@ -1,0 +1,75 @@
+"""Readiness of the Rasa server, and the task that replays what an outage spooled.
+
+GET /webhooks/health/ready: 200 when the database answers and nothing is waiting to be
+replayed, 503 otherwise (a load balancer or Kubernetes stops sending new conversations to a
+replica that cannot read them). The body says what is wrong, without any patient data.
+Rasa's own GET / stays the liveness check.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sqlalchemy import text
+
+from bot.resilience import replay
+from bot.settings import Settings
+from bot.storage.db import get_engine
+
+logger = logging.getLogger(__name__)
+CHECK_TIMEOUT = 5.0
+
+
+def database_answers(url: str) -> bool:
+    try:
+        with get_engine(url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+
+
+class HealthInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "health"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "HealthInput":
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("health", url_prefix="/webhooks/health")
+
+        @bp.route("/ready", methods=["GET"])
+        async def ready(_: Request):
+            url = Settings.from_env().database_url
+            loop = asyncio.get_running_loop()
+            try:
+                db_ok = await asyncio.wait_for(loop.run_in_executor(None, database_answers, url), CHECK_TIMEOUT)
+            except asyncio.TimeoutError:
+                db_ok = False
+            waiting = replay.pending()
+            body = {"database": "ok" if db_ok else "unavailable", "spooled": waiting}
+            ready = db_ok and not any(waiting[k] for k in waiting if k != replay.FAILED)
+            return response.json({"ready": ready, **body}, status=200 if ready else 503)
+
+        @bp.listener("after_server_start")
+        async def start_replay(app, loop):  # noqa: ANN001
+            agent = getattr(app.ctx, "agent", None)
+            if agent is None:
+                logger.error("no agent: spooled messages will not be replayed by this server")
+                return
+            app.ctx.replay_task = loop.create_task(replay.run_forever(agent))
+
+        @bp.listener("before_server_stop")
+        async def stop_replay(app, loop):  # noqa: ANN001
+            task = getattr(app.ctx, "replay_task", None)
+            if task is not None:
+                task.cancel()
+
+        return bp

@@ -1,0 +1,1 @@
+"""Keeping patients safe when a part of the system is down (README "Reliability")."""

@@ -1,0 +1,38 @@
+"""What the patient is told when the assistant cannot do its normal turn.
+
+Only the triage level from the NLU step is needed (it runs inside the Rasa server, with no
+database or action server), so a warning sign still gets its safety instructions: an
+emergency gets the emergency text, an urgent sign is told to call the clinic now (we do not
+claim staff have been told), anything else gets an apology, the clinic's number and the
+warning signs to act on.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Dict, List
+
+from bot.escalation.levels import ESCALATING_LEVELS
+
+LABEL = "degraded"
+
+
+@lru_cache(maxsize=1)
+def _values() -> Dict[str, Any]:
+    from bot.clinic import load_clinic, reply_values
+
+    return reply_values(load_clinic())
+
+
+def degraded_texts(level: str) -> List[str]:
+    from bot.replies import replies
+
+    key = {"emergency": "triage_emergency", "urgent": "degraded_urgent"}.get(level, "degraded_generic")
+    return [replies()(key, **_values())]
+
+
+def level_of(parse_data: Dict[str, Any]) -> str:
+    return ((parse_data or {}).get("triage") or {}).get("level") or "none"
+
+
+def escalates(level: str) -> bool:
+    return level in ESCALATING_LEVELS

@@ -1,0 +1,178 @@
+"""Make the Rasa server fail closed and safe (issue 7, README "Reliability").
+
+Two behaviours of Rasa 3.6 are unsafe for a clinic, and are changed here in the Rasa server
+process (imported with our pipeline components, so wherever our model is loaded):
+
+1. When the action server is down or slow, Rasa logs the error and the patient gets no reply.
+   Here a custom action that fails or takes longer than ACTION_TIMEOUT_SECONDS (default 10)
+   is replaced by the degraded turn: the safety text for the message's triage level, and a
+   warning sign is recorded as an escalation from the Rasa server itself (spooled and retried
+   if the database is down too), so it never depends on the action server.
+2. Rasa wraps every tracker store in FailSafeTrackerStore, which on a read error returns no
+   tracker, so the conversation silently starts again empty (forgetting, say, the treatment
+   date that made a symptom urgent). Here a failed read raises TrackerStoreUnavailable: the
+   channel answers with the fail-closed reply and keeps the message for replay
+   (bot/channels/pause.py). A failed write is retried, then the tracker is spooled and
+   written when the database is back, instead of going to a throw-away in-memory store.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, List, Optional
+
+from rasa.core.actions import action as rasa_action
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.resilience import fallback
+from bot.resilience.spool import Spool
+
+logger = logging.getLogger(__name__)
+TRACKERS = "trackers"
+SAVE_ATTEMPTS = 3
+
+
+class TrackerStoreUnavailable(Exception):
+    """The conversation's history cannot be read: do not carry on as if it were new."""
+
+
+def action_timeout() -> float:
+    return float(os.environ.get("ACTION_TIMEOUT_SECONDS") or 10)
+
+
+# --- 1. the action server is down or slow ---------------------------------------------------
+
+_original_run = rasa_action.RemoteAction.run
+
+
+async def _run_or_degrade(self, output_channel, nlg, tracker, domain) -> List[Any]:
+    try:
+        return await asyncio.wait_for(_original_run(self, output_channel, nlg, tracker, domain),
+                                      action_timeout())
+    except rasa_action.ActionExecutionRejection:
+        raise  # a form rejecting input: Rasa's own handling is right
+    except Exception as exc:  # noqa: BLE001 - connection refused, 5xx, timeout, bad response
+        if self.name().startswith("validate_"):
+            raise  # form validation: the form action itself degrades
+        logger.error("custom action %s failed (%s): sending the degraded turn", self.name(),
+                     type(exc).__name__)
+        if self.name() == rasa_action.ACTION_SESSION_START_NAME:
+            # Start the session the way stock Rasa does (our version only adds the disclaimer);
+            # the message's own turn then says what is wrong, once.
+            return await rasa_action.ActionSessionStart().run(output_channel, nlg, tracker, domain)
+        return await degraded_turn(tracker)
+
+
+def _degraded_already(tracker: DialogueStateTracker) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and (event.metadata or {}).get("label") == fallback.LABEL:
+            return True
+    return False
+
+
+async def degraded_turn(tracker: DialogueStateTracker) -> List[Any]:
+    """Once per user message, however many actions fail in that turn."""
+    if _degraded_already(tracker):
+        return []
+    message = tracker.latest_message
+    parse = message.parse_data if message else {}
+    level = fallback.level_of(parse)
+    if fallback.escalates(level):
+        await asyncio.get_running_loop().run_in_executor(None, _escalate, tracker, parse, level)
+    return [rasa_action.create_bot_utterance({"text": text, "label": fallback.LABEL, "triage_level": level})
+            for text in fallback.degraded_texts(level)]
+
+
+def _escalate(tracker: DialogueStateTracker, parse: dict, level: str) -> None:
+    from bot.resilience.escalations import record_escalation
+    from bot.settings import Settings
+
+    findings = ((parse.get("triage") or {}).get("findings")) or []
+    s = Settings.from_env()
+    record_escalation(
+        s.database_url, s.notifiers, conversation_id=tracker.sender_id,
+        channel=tracker.get_latest_input_channel() or "unknown", sender_id=tracker.sender_id,
+        level=level, reason="symptoms", trigger_message=(tracker.latest_message.text or "") if tracker.latest_message else "",
+        symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")}
+                  for f in findings if f.get("level") != "none"],
+        actor="assistant (action server unavailable)",
+    )
+
+
+rasa_action.RemoteAction.run = _run_or_degrade
+
+
+# --- 2. the tracker store cannot be read or written --------------------------------------------
+
+async def _write_spooled(store: FailSafeTrackerStore, sender_id: str) -> None:
+    """A tracker spooled for this conversation is written before the conversation is read,
+    so a read never returns an older state than the patient saw."""
+    spool = Spool(TRACKERS)
+    for path in spool.for_sender(sender_id):
+        claimed = spool.claim(path)
+        if claimed is None:
+            continue
+        try:
+            record = Spool.load(claimed)
+            tracker = DialogueStateTracker.from_dict(record["sender_id"], record["events"], store.domain.slots)
+            await store._tracker_store.save(tracker)
+        except Exception as exc:
+            spool.release(claimed)
+            raise TrackerStoreUnavailable(sender_id) from exc
+        spool.done(claimed)
+        logger.info("spooled tracker written")
+
+
+async def _retrieve(self: FailSafeTrackerStore, sender_id: str) -> Optional[DialogueStateTracker]:
+    try:
+        await _write_spooled(self, sender_id)
+        return await self._tracker_store.retrieve(sender_id)
+    except TrackerStoreUnavailable:
+        raise
+    except Exception as exc:
+        logger.error("tracker store unavailable (%s): failing closed", type(exc).__name__)
+        raise TrackerStoreUnavailable(sender_id) from exc
+
+
+async def _retrieve_full(self: FailSafeTrackerStore, sender_id: str) -> Optional[DialogueStateTracker]:
+    try:
+        await _write_spooled(self, sender_id)
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+    except TrackerStoreUnavailable:
+        raise
+    except Exception as exc:
+        logger.error("tracker store unavailable (%s): failing closed", type(exc).__name__)
+        raise TrackerStoreUnavailable(sender_id) from exc
+
+
+async def _save(self: FailSafeTrackerStore, tracker: DialogueStateTracker) -> None:
+    delay = 0.2
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            await self._tracker_store.save(tracker)
+            return
+        except Exception as exc:  # noqa: BLE001
+            last = exc
+            if attempt + 1 < SAVE_ATTEMPTS:
+                await asyncio.sleep(delay)
+                delay *= 3
+    from rasa.shared.core.trackers import EventVerbosity
+
+    state = tracker.current_state(EventVerbosity.ALL)
+    Spool(TRACKERS).put({"sender_id": tracker.sender_id, "events": state["events"]},
+                        sender=tracker.sender_id, replace=True)
+    logger.error("tracker for a conversation spooled after %d failed writes (%s)", SAVE_ATTEMPTS,
+                 type(last).__name__)
+    from bot.resilience import replay
+
+    replay.kick()
+
+
+FailSafeTrackerStore.retrieve = _retrieve
+FailSafeTrackerStore.retrieve_full_tracker = _retrieve_full
+FailSafeTrackerStore.save = _save

@@ -1,0 +1,73 @@
+"""The action server down or slow: the patient still gets a safe reply, and a warning sign
+still reaches staff, recorded by the Rasa server itself (bot/resilience/rasa_patches.py)."""
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.replies import replies
+from bot.storage.db import transaction
+from bot.storage.models import Escalation, OutboxMessage
+from tests.webchat_client import chat, new_token
+
+pytestmark = pytest.mark.slow
+URGENT = "I had the injections 2 days ago and now there is pus and I have a fever"
+EMERGENCY = "my lips and tongue are swelling up and I can't breathe properly"
+QUESTION = "how many sessions of the treatment will I need?"
+
+
+def escalations_of(stack, token_conversation):
+    with transaction(stack.database_url) as s:
+        rows = list(s.scalars(select(Escalation).where(Escalation.conversation_id == token_conversation)))
+        outbox = s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.escalation_id.in_([r.id for r in rows]))) if rows else 0
+    return rows, outbox
+
+
+def conversation_of(token):
+    from bot.secrets import get_secret  # noqa: F401 - same signer as the server
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer("faults-webchat-secret-0123456789abcdef",
+                                  salt="clinic-webchat-session").loads(token)
+
+
+def test_action_server_down_the_patient_is_still_kept_safe(stack):
+    stack.proxy.down()
+    try:
+        urgent = new_token(stack.rasa_url)["token"]
+        texts = chat(stack.rasa_url, urgent, [URGENT])
+        assert any("call the clinic now" in t and "technical problem" in t for t in texts), texts
+        rows, outbox = escalations_of(stack, conversation_of(urgent))
+        assert [(r.level, r.reason, r.status) for r in rows] == [("urgent", "symptoms", "open")]
+        assert outbox >= 1  # staff are notified through the outbox like any escalation
+
+        emergency = new_token(stack.rasa_url)["token"]
+        texts = chat(stack.rasa_url, emergency, [EMERGENCY])
+        assert any(t.startswith("Call ") and "emergency" in t for t in texts), texts
+        assert [r.level for r in escalations_of(stack, conversation_of(emergency))[0]] == ["emergency"]
+
+        question = new_token(stack.rasa_url)["token"]
+        texts = chat(stack.rasa_url, question, [QUESTION])
+        assert len([t for t in texts if "technical problem" in t]) == 1, texts  # once per message
+        assert escalations_of(stack, conversation_of(question))[0] == []  # a question is not an alert
+
+    finally:
+        stack.proxy.up()
+    # Back up: the same conversation gets real answers again.
+    texts = chat(stack.rasa_url, question, [QUESTION])
+    assert not any("technical problem" in t for t in texts) and texts
+
+
+def test_slow_action_server_times_out_into_the_safe_reply(stack):
+    stack.proxy.slow(20)
+    try:
+        token = new_token(stack.rasa_url)["token"]
+        started = time.monotonic()
+        texts = chat(stack.rasa_url, token, [URGENT], max_wait=15)
+        assert any("call the clinic now" in t for t in texts), texts
+        assert time.monotonic() - started < 15  # ACTION_TIMEOUT_SECONDS=3, not Rasa's 5 minutes
+        rows, _ = escalations_of(stack, conversation_of(token))
+        assert [r.level for r in rows] == ["urgent"]
+    finally:
+        stack.proxy.up()

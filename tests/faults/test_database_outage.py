@@ -1,0 +1,63 @@
+"""The database unavailable for a while: Rasa's fail-safe would start an empty conversation;
+ours fails closed. The patient gets an honest reply with the clinic's number and the warning
+signs, the readiness check fails, and once the database is back every message is answered
+and recorded, in order, with its escalation, and nothing twice."""
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import select
+
+from bot.storage.db import dispose_all, transaction
+from bot.storage.models import Escalation
+from tests.faults.test_action_server_faults import conversation_of
+from tests.webchat_client import chat, converse, new_token
+
+pytestmark = pytest.mark.slow
+
+
+def user_texts(stack, conversation):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(stack.database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+                            {"s": conversation}).all()
+    engine.dispose()
+    return [json.loads(d).get("text") for t, d in rows if t == "user"], [t for t, _ in rows]
+
+
+def test_database_down_fails_closed_then_everything_is_replayed(stack):
+    token = new_token(stack.rasa_url)["token"]
+    conversation = conversation_of(token)
+    chat(stack.rasa_url, token, ["I had my Exosome Pro treatment yesterday"])
+    assert stack.wait_ready()
+
+    stack.postgres.stop()
+    try:
+        status, body = stack.ready()
+        assert status == 503 and json.loads(body)["database"] == "unavailable"
+        texts = chat(stack.rasa_url, token, ["there is pus at the injection sites and I feel feverish"])
+        # Fail closed: told to call the clinic now, not treated as a new conversation.
+        assert any("call the clinic now" in t for t in texts), texts
+        assert not any("automated assistant" in t for t in texts)  # no fresh-session disclaimer
+        texts = chat(stack.rasa_url, token, ["can I wash my hair tonight?"])
+        assert any("technical problem" in t and "kept your message" in t for t in texts), texts
+        spooled = json.loads(stack.ready()[1])["spooled"]
+        assert spooled["messages"] == 2
+    finally:
+        stack.postgres.start()
+        dispose_all(stack.database_url)
+
+    stack.wait_ready(timeout=90)  # the replay ran: nothing is left in the spool
+    texts, kinds = user_texts(stack, conversation)
+    assert texts == ["I had my Exosome Pro treatment yesterday",
+                     "there is pus at the injection sites and I feel feverish",
+                     "can I wash my hair tonight?"]
+    assert kinds.count("session_started") == 1  # the outage did not start a new session
+    with transaction(stack.database_url) as s:
+        rows = list(s.scalars(select(Escalation).where(Escalation.conversation_id == conversation)))
+    assert [(r.level, r.reason) for r in rows] == [("urgent", "symptoms")]
+    # The real answers went into the record (and to the page, if it is still open).
+    _, history = asyncio.run(converse(stack.rasa_url, token, []))
+    assert any(h["from"] == "bot" and "alerted the clinic's staff" in h["text"] for h in history)
