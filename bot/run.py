@@ -1,9 +1,10 @@
 """`make run`: start the assistant on localhost (SQLite by default) until Ctrl-C.
 
 Starts the action server, the Rasa server (which serves the web chat page), the background
-worker and the staff console, each bound to 127.0.0.1,
-prints where to open the chat, and stops everything cleanly on Ctrl-C or when one of them
-exits.
+worker and the staff console, each bound to 127.0.0.1, and prints where to open the chat.
+A process that dies is started again (its state is in the database, so conversations carry
+on where they were); one that keeps dying (RESTART_LIMIT times within a minute) stops
+everything with a pointer to its log. Ctrl-C or SIGTERM stops everything cleanly.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from bot.storage.db import upgrade
 RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
 ACTION_PORT = int(os.environ.get("ACTION_PORT", "5055"))
 CONSOLE_PORT = int(os.environ.get("CONSOLE_PORT", "8081"))
+RESTART_LIMIT = int(os.environ.get("RESTART_LIMIT", "5"))
 
 
 def _origins():
@@ -47,15 +49,22 @@ def main() -> int:
                       RASA_URL=f"http://127.0.0.1:{RASA_PORT}")
     logs = Path(os.environ.get("LOG_DIR") or paths.ROOT / "var" / "log")
     logs.mkdir(parents=True, exist_ok=True)
-    procs = []
+    procs = {}
+    restarts = {}
 
     def start(name, cmd):
         log = open(logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs.append((name, proc))
-        return proc
+        try:
+            procs[name] = (cmd, subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=log,
+                                                 stderr=subprocess.STDOUT))
+        finally:
+            log.close()  # the child has its own copy
+        return procs[name][1]
 
     py = sys.executable
+    stopped = threading.Event()
+    exit_code = 0
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         actions = start("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ACTION_PORT)])
         rasa = start("rasa", [py, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
@@ -72,20 +81,28 @@ def main() -> int:
               f"Staff console: http://127.0.0.1:{CONSOLE_PORT}/ (create an account first: "
               f"python -m bot.staff add-user NAME --role admin)\n"
               f"(database: {settings.database_url}; press Ctrl-C to stop)\n", flush=True)
-        stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         while not stopped.is_set():
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping (see {logs}/{name}.log)")
+            for name, (cmd, proc) in list(procs.items()):
+                if proc.poll() is None:
+                    continue
+                now = time.monotonic()
+                recent = [t for t in restarts.get(name, []) if now - t < 60] + [now]
+                restarts[name] = recent
+                if len(recent) > RESTART_LIMIT:
+                    print(f"{name} keeps exiting (code {proc.returncode}); stopping (see {logs}/{name}.log)",
+                          flush=True)
+                    exit_code = 1
                     stopped.set()
-            time.sleep(0.5)
+                    break
+                print(f"{name} exited with code {proc.returncode}; starting it again", flush=True)
+                start(name, cmd)
+            stopped.wait(0.5)
     except KeyboardInterrupt:
         print("\nstopping ...")
     finally:
-        for _, proc in reversed(procs):
+        for _, proc in reversed(list(procs.values())):
             stop(proc)
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":

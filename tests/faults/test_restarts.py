@@ -1,0 +1,122 @@
+"""Rasa, the action server, the worker and the console killed (SIGKILL) mid-conversation:
+`make run`'s launcher starts each again, the conversation continues where it was, and no
+escalation or outbox item is lost or duplicated."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot import paths
+from bot.processes import free_port, project_env
+from tests.webchat_client import chat, new_token
+
+pytestmark = pytest.mark.slow
+SECRET = "restarts-webchat-secret-0123456789abcdef"
+MARKERS = {"rasa": " rasa run", "actions": "rasa_sdk", "worker": "bot.worker", "console": "bot.console"}
+
+
+def children(pid):
+    """{name: pid} of the launcher's child processes, from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
+            continue
+        for name, marker in MARKERS.items():
+            if marker in f" {cmdline}":
+                found[name] = int(entry.name)
+    return found
+
+
+def up(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status < 500
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def kill_and_wait(launcher, name, health_url, timeout=240):
+    before = children(launcher.pid)[name]
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = children(launcher.pid).get(name)
+        if now and now != before and up(health_url):
+            return now
+        time.sleep(0.5)
+    raise AssertionError(f"{name} was not started again within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory):
+    work = tmp_path_factory.mktemp("restarts")
+    ports = {k: free_port() for k in ("RASA_PORT", "ACTION_PORT", "CONSOLE_PORT")}
+    db = f"sqlite:///{work / 'clinic.db'}"
+    env = project_env(DATABASE_URL=db, LOG_DIR=str(work / "logs"), SPOOL_DIR=str(work / "spool"),
+                      WEBCHAT_SECRET=SECRET, RASA_API_TOKEN="restarts-token", WORKER_INTERVAL="1",
+                      **{k: str(v) for k, v in ports.items()})
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    seen = []
+    while True:
+        line = proc.stdout.readline()
+        seen.append(line)
+        if "Open the chat at" in line or (not line and proc.poll() is not None):
+            break
+    assert proc.poll() is None, "".join(seen)
+    proc.urls = {"rasa": f"http://127.0.0.1:{ports['RASA_PORT']}",
+                 "actions": f"http://127.0.0.1:{ports['ACTION_PORT']}/health",
+                 "console": f"http://127.0.0.1:{ports['CONSOLE_PORT']}/health"}
+    proc.db = db
+    yield proc
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_killed_processes_come_back_and_the_conversation_carries_on(launcher):
+    rasa = launcher.urls["rasa"]
+    token = new_token(rasa)["token"]
+    texts = chat(rasa, token, ["I had the injections yesterday and now I have a fever and chills"])
+    assert any("alerted the clinic's staff" in t for t in texts) and any("your name" in t for t in texts)
+
+    kill_and_wait(launcher, "rasa", rasa + "/")
+    texts = chat(rasa, token, ["Maria Lopez"])  # the details form goes on where it was
+    assert any("phone number or email" in t for t in texts), texts
+
+    kill_and_wait(launcher, "actions", launcher.urls["actions"])
+    texts = chat(rasa, token, ["maria@example.com"])
+    assert not any("technical problem" in t for t in texts) and texts, texts
+
+    kill_and_wait(launcher, "worker", launcher.urls["console"])  # the worker has no port
+    kill_and_wait(launcher, "console", launcher.urls["console"])
+
+    engine = sa.create_engine(launcher.db)
+    deadline = time.monotonic() + 60
+    with engine.connect() as conn:
+        while True:
+            escalations = conn.execute(sa.text("SELECT id, level, contact FROM escalations")).all()
+            outbox = conn.execute(sa.text("SELECT escalation_id, notifier, status FROM outbox")).all()
+            if all(o.status == "delivered" for o in outbox) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    engine.dispose()
+    assert [(e.level, e.contact) for e in escalations] == [("urgent", "maria@example.com")]
+    # One staff notification, delivered once: not lost, not repeated by the restarts.
+    assert [tuple(o) for o in outbox] == [(escalations[0].id, "log", "delivered")]
