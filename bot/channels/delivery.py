@@ -16,6 +16,8 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.pause import deliver_unless_paused
+from bot.channels.rate_limit import limiter
+from bot.replies import replies
 from bot.resilience import fallback, replay
 from bot.resilience.rasa_patches import TrackerStoreUnavailable
 
@@ -28,6 +30,12 @@ def agent_of(app: Any) -> Any:
 
 async def deliver(app: Any, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
     agent = agent_of(app)
+    verdict = limiter().check(message.sender_id)
+    if verdict != "ok":
+        logger.warning("rate limit: message from conversation %s not processed", message.sender_id)
+        if verdict == "tell":
+            await _send(message, replies()("rate_limited", **fallback.reply_values()))
+        return
     if replay.waiting(message.sender_id):
         # Earlier messages of this conversation are still spooled: keep the order.
         replay.spool_message(message)
@@ -56,7 +64,11 @@ async def fail_closed(agent: Any, message: UserMessage) -> None:
     except Exception:  # noqa: BLE001 - without a level the generic text still lists the warning signs
         logger.exception("could not triage a message for the fail-closed reply")
     for text in fallback.degraded_texts(level):
-        try:
-            await message.output_channel.send_text_message(message.sender_id, text)
-        except Exception:  # noqa: BLE001
-            logger.exception("could not send the fail-closed reply")
+        await _send(message, text)
+
+
+async def _send(message: UserMessage, text: str) -> None:
+    try:
+        await message.output_channel.send_text_message(message.sender_id, text)
+    except Exception:  # noqa: BLE001
+        logger.exception("could not send a reply from the delivery path")

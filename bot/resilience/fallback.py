@@ -17,7 +17,7 @@ LABEL = "degraded"
 
 
 @lru_cache(maxsize=1)
-def _values() -> Dict[str, Any]:
+def reply_values() -> Dict[str, Any]:
     from bot.clinic import load_clinic, reply_values
 
     return reply_values(load_clinic())
@@ -27,7 +27,7 @@ def degraded_texts(level: str) -> List[str]:
     from bot.replies import replies
 
     key = {"emergency": "triage_emergency", "urgent": "degraded_urgent"}.get(level, "degraded_generic")
-    return [replies()(key, **_values())]
+    return [replies()(key, **reply_values())]
 
 
 def level_of(parse_data: Dict[str, Any]) -> str:

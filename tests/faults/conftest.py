@@ -70,7 +70,7 @@ class Stack:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     work = tempfile.mkdtemp(prefix="clinic-faults-", dir="/tmp")
     os.chmod(work, 0o755)  # the server runs as the postgres user
@@ -86,7 +86,8 @@ def stack(tmp_path_factory):
         port = free_port()
         env = project_env(DATABASE_URL=url, ACTION_ENDPOINT_URL=proxy.url, SANIC_HOST="127.0.0.1",
                           ACTION_TIMEOUT_SECONDS="3", WEBCHAT_SECRET="faults-webchat-secret-0123456789abcdef",
-                          RASA_API_TOKEN=API_TOKEN, **env_extra)
+                          RASA_API_TOKEN=API_TOKEN, RATE_LIMIT_PER_MINUTE="6", RATE_LIMIT_BURST="4",
+                          **env_extra)
         log = tmp / "rasa.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(

@@ -61,3 +61,24 @@ def test_database_down_fails_closed_then_everything_is_replayed(stack):
     # The real answers went into the record (and to the page, if it is still open).
     _, history = asyncio.run(converse(stack.rasa_url, token, []))
     assert any(h["from"] == "bot" and "alerted the clinic's staff" in h["text"] for h in history)
+
+
+def test_an_escalation_written_while_the_database_is_down_lands_when_it_is_back(stack, monkeypatch):
+    """The action server's path (bot/resilience/escalations.py): spooled, then written."""
+    from bot.resilience.escalations import flush_escalations, record_escalation
+
+    monkeypatch.setenv("SPOOL_DIR", str(stack.spool_dir.parent / "spool-direct"))
+    fields = dict(conversation_id="outage-direct", channel="webchat", sender_id="outage-direct",
+                  level="urgent", reason="symptoms", trigger_message="fever after the injections")
+    stack.postgres.stop()
+    try:
+        assert record_escalation(stack.database_url, ("log",), **fields) is None
+        assert flush_escalations(stack.database_url, ("log",)) == 1  # still down: kept
+    finally:
+        stack.postgres.start()
+        dispose_all(stack.database_url)
+    assert flush_escalations(stack.database_url, ("log",)) == 0
+    assert flush_escalations(stack.database_url, ("log",)) == 0  # and only once
+    with transaction(stack.database_url) as s:
+        rows = list(s.scalars(select(Escalation).where(Escalation.conversation_id == "outage-direct")))
+    assert [(r.level, r.trigger_message) for r in rows] == [("urgent", "fever after the injections")]

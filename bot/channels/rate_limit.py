@@ -1,0 +1,80 @@
+"""Per-sender rate limiting, so one sender's flood cannot slow everyone else down.
+
+A token bucket per conversation: RATE_LIMIT_BURST messages at once (default 10), refilled at
+RATE_LIMIT_PER_MINUTE (default 30); "0" for either turns limiting off. A person typing, even
+fast, never reaches it. Messages over the limit are not processed (that is what protects the
+others); the sender is told once per flood, with the clinic's number and the emergency
+instructions, so a real patient caught by it is never left without a way to get help.
+Limits are per Rasa server process; in front of several replicas the proxy limits per IP too
+(deploy/nginx.conf).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Dict
+
+MAX_TRACKED = 50_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+    told: bool = False
+
+
+class SenderRateLimiter:
+    def __init__(self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate = per_minute / 60.0
+        self.burst = burst
+        self.clock = clock
+        self._buckets: Dict[str, _Bucket] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0 and self.burst > 0
+
+    def check(self, sender: str) -> str:
+        """"ok", "tell" (refused; tell the sender now) or "drop" (refused; already told)."""
+        if not self.enabled:
+            return "ok"
+        now = self.clock()
+        bucket = self._buckets.get(sender)
+        if bucket is None:
+            if len(self._buckets) >= MAX_TRACKED:
+                self._forget_full_buckets(now)
+            bucket = self._buckets[sender] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            bucket.told = False
+            return "ok"
+        if bucket.told:
+            return "drop"
+        bucket.told = True
+        return "tell"
+
+    def _forget_full_buckets(self, now: float) -> None:
+        for sender in [s for s, b in self._buckets.items()
+                       if b.tokens + (now - b.stamp) * self.rate >= self.burst]:
+            del self._buckets[sender]
+
+
+def _number(name: str, default: str) -> float:
+    raw = os.environ.get(name, default).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number (messages), got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+@lru_cache(maxsize=1)
+def limiter() -> SenderRateLimiter:
+    return SenderRateLimiter(_number("RATE_LIMIT_PER_MINUTE", "30"), int(_number("RATE_LIMIT_BURST", "10")))

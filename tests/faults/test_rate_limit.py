@@ -1,0 +1,52 @@
+"""A flood from one conversation is cut off at its limit (RATE_LIMIT_BURST=4,
+RATE_LIMIT_PER_MINUTE=6 in this stack) and told so once, while another patient chatting at
+the same time is answered normally."""
+import asyncio
+import json
+
+import pytest
+import socketio
+import sqlalchemy as sa
+
+from tests.faults.test_action_server_faults import conversation_of
+from tests.webchat_client import converse, new_token
+
+pytestmark = pytest.mark.slow
+
+
+async def flood(base_url, token, count):
+    client = socketio.AsyncClient()
+    got = []
+    client.on("bot_uttered", lambda data: got.append(data.get("text") or ""))
+    await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
+    for i in range(count):
+        await client.emit("user_uttered", {"message": f"flood message number {i} about hair"})
+        # Spaced a little: Engine.IO itself refuses a polling request carrying more than 16 packets.
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(8)
+    await client.eio.disconnect(abort=True)
+    return got
+
+
+def user_events(database_url, conversation):
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user'"),
+                            {"s": conversation}).all()
+    engine.dispose()
+    return [json.loads(r.data)["text"] for r in rows]
+
+
+def test_one_senders_flood_is_limited_and_others_are_served(stack, kb):
+    flooder, patient = new_token(stack.rasa_url)["token"], new_token(stack.rasa_url)["token"]
+
+    async def both():
+        return await asyncio.gather(flood(stack.rasa_url, flooder, 40),
+                                    converse(stack.rasa_url, patient, ["how soon will I see new hair?"]))
+
+    flooded, (answered, _) = asyncio.run(both())
+    processed = user_events(stack.database_url, conversation_of(flooder))
+    assert 4 <= len(processed) <= 6, processed  # the burst, plus what refilled meanwhile
+    assert sum("faster than I can read" in t for t in flooded) == 1
+    answer = kb.get("results_timeline").answer
+    assert any(answer.startswith(m.get("text") or "\0") or (m.get("text") or "") in answer for m in answered)
