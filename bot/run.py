@@ -21,7 +21,7 @@ from bot import paths
 from bot.logging_setup import configure_logging
 from bot.model import verified_model
 from bot.processes import project_env, stop, wait_http
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.storage.db import upgrade
 
 RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
@@ -38,6 +38,11 @@ def _origins():
 def main() -> int:
     configure_logging()
     settings = Settings.from_env()
+    try:
+        settings.retention_days  # the worker would refuse it; say so before starting anything
+    except SettingsError as exc:
+        print(f"not starting: {exc}", file=sys.stderr)
+        return 2
     upgrade(settings.database_url)
     model = verified_model()
     # Rasa's HTTP API is only opened with a token, on loopback: the worker uses it to send

@@ -1,7 +1,11 @@
 """The background worker (`make run` starts it): delivers the outbox, queues safety-net
-messages for unacknowledged alerts, and finishes data deletions.
+messages for unacknowledged alerts, finishes data deletions, and purges conversations past
+the retention period (RETENTION_DAYS, default 365; at start, then hourly).
 
     python -m bot.worker [--once]
+
+A malformed RETENTION_DAYS stops the worker at start (exit code 2) with a message saying what
+is valid.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Optional
 
 from bot.clinic import load_clinic
 from bot.escalation.safety_net import queue_due_safety_nets
@@ -18,23 +23,35 @@ from bot.logging_setup import configure_logging
 from bot.notify.factory import build_notifiers
 from bot.notify.outbox import Outbox
 from bot.privacy.deletion import sweep
-from bot.settings import Settings
+from bot.privacy.retention import RetentionJob
+from bot.settings import Settings, SettingsError
 from bot.storage.db import upgrade
 
 logger = logging.getLogger("bot.worker")
 
 
-async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int) -> int:
+async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int,
+                   retention: Optional[RetentionJob] = None) -> int:
     queued = queue_due_safety_nets(settings.database_url, safety_net_minutes, settings.notifiers)
     if queued:
         logger.info("safety net queued for escalations %s", queued)
     sweep(settings.database_url)
-    return await outbox.drain()
+    delivered = await outbox.drain()
+    if retention is not None:  # after the alerts: a purge never delays one
+        retention.run_if_due()
+    return delivered
 
 
 async def main_async(once: bool, interval: float) -> int:
     settings = Settings.from_env()
+    retention_days = settings.retention_days  # validated in main()
     upgrade(settings.database_url)
+    retention = RetentionJob(settings.database_url, retention_days) if retention_days else None
+    if retention is None:
+        logger.warning("RETENTION_DAYS=off: conversation texts and contact details are kept forever")
+    else:
+        logger.info("retention: conversations with no activity for %d days are purged (checked hourly)",
+                    retention_days)
     names = list(settings.notifiers)
     if os.environ.get("RASA_API_TOKEN"):
         names.append("patient")
@@ -46,7 +63,7 @@ async def main_async(once: bool, interval: float) -> int:
         loop.add_signal_handler(sig, stop.set)
     while True:
         try:
-            await run_once(settings, outbox, clinic.safety_net_minutes)
+            await run_once(settings, outbox, clinic.safety_net_minutes, retention)
         except Exception:  # noqa: BLE001 - keep working; the next round retries
             logger.exception("worker round failed")
         if once:
@@ -64,6 +81,11 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=float, default=float(os.environ.get("WORKER_INTERVAL", "2")))
     args = parser.parse_args(argv)
     configure_logging()
+    try:
+        Settings.from_env().retention_days
+    except SettingsError as exc:
+        print(f"bot.worker: not starting: {exc}", file=sys.stderr, flush=True)
+        return 2
     return asyncio.run(main_async(args.once, args.interval))
 
 

@@ -121,15 +121,23 @@ class OutboxMessage(Base):
 
 
 class DataDeletion(Base):
-    """Audit stub left when a patient deletes their data: no content, only that it happened."""
+    """Audit stub left when a conversation's content is purged, at the patient's request or at
+    the end of the retention period: no content, only that it happened, why, and how much."""
 
     __tablename__ = "data_deletions"
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False, index=True)
+    # patient_request | retention
+    reason = Column(String(32), nullable=False, default="patient_request", server_default="patient_request")
     requested_at = Column(DateTime, nullable=False, default=utcnow)
-    completed_at = Column(DateTime)
+    # Content up to this moment is purged (and swept again while Rasa may write it back);
+    # None: up to requested_at. For retention: the start of the retention period.
+    cutoff_at = Column(DateTime)
+    completed_at = Column(DateTime, index=True)
     escalation_levels = Column(String(255))  # e.g. "urgent,none": what was raised, not why
+    # JSON counts of what was removed, e.g. {"tracker_events": 14, "escalations": 1, ...}
+    counts = Column(Text)
 
 
 class TelegramUpdate(Base):
