@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install lock generate validate train run test eval tune telegram bench clean
+.PHONY: help install lock generate validate train run test eval tune telegram bench soak clean
 
 help:
 	@echo "make run       install what is missing, train if stale, start the assistant on localhost"
@@ -27,6 +27,7 @@ help:
 	@echo "make tune      tune the answer thresholds on tests/eval/holdout.yml"
 	@echo "make telegram  poll Telegram for updates (next to make run) when there is no public URL"
 	@echo "make bench     benchmark against stock Rasa (reports/bench.md, bench.png)"
+	@echo "make soak      10 minutes of mixed traffic, then an account (reports/soak.md)"
 
 # The venv is rebuilt from the lock file whenever the lock file changes.
 $(STAMP): requirements.lock
@@ -80,6 +81,12 @@ telegram: install
 # Our assistant against stock Rasa on this machine (about 20 minutes; see README "Performance").
 bench: train
 	$(PY) -m bot.bench
+
+# Mixed traffic for SOAK_SECONDS (default 600) against the whole assistant; fails on any error,
+# lost or duplicated escalation, error in the logs, or memory growth (README "Reliability").
+SOAK_SECONDS ?= 600
+soak: train
+	$(PY) -m bot.soak --seconds $(SOAK_SECONDS)
 
 tune: train
 	$(PY) -m bot.knowledge.tune tests/eval/holdout.yml

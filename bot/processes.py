@@ -76,3 +76,36 @@ def action_server(database_url: str, port: Optional[int] = None, log_path: Optio
         stop(proc)
         if log_path:
             log.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+LAUNCHED = {"rasa": " rasa run", "actions": "rasa_sdk", "worker": "bot.worker", "console": "bot.console"}
+
+
+def launched_children(parent: int) -> Dict[str, int]:
+    """{name: pid} of the processes bot.run started under `parent` (from /proc)."""
+    found: Dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid != parent:
+            continue
+        for name, marker in LAUNCHED.items():
+            if marker in f" {cmdline}":
+                found[name] = int(entry.name)
+    return found

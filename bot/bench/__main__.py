@@ -26,7 +26,7 @@ from bot import paths
 from bot.bench.load import run_load
 from bot.logging_setup import configure_logging
 from bot.model import record_hash
-from bot.processes import action_server, free_port, project_env, stop, wait_http
+from bot.processes import action_server, free_port, project_env, rss_mb, stop, wait_http
 from bot.storage.db import upgrade
 
 BENCH_MODELS = paths.MODELS_DIR / "bench"
@@ -47,13 +47,6 @@ def train(name: str, config: Path, cache: Path) -> float:
     seconds = time.perf_counter() - began
     record_hash(BENCH_MODELS / f"{name}.tar.gz")
     return seconds
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def first_answer(rasa_url: str, expected: str, proc, timeout: float = 300) -> None:

@@ -7,37 +7,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from bot import paths
-from bot.processes import free_port, project_env
+from bot.processes import free_port, launched_children, project_env
 from tests.webchat_client import chat, new_token
 
 pytestmark = pytest.mark.slow
 SECRET = "restarts-webchat-secret-0123456789abcdef"
-MARKERS = {"rasa": " rasa run", "actions": "rasa_sdk", "worker": "bot.worker", "console": "bot.console"}
-
-
-def children(pid):
-    """{name: pid} of the launcher's child processes, from /proc."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
-            continue
-        for name, marker in MARKERS.items():
-            if marker in f" {cmdline}":
-                found[name] = int(entry.name)
-    return found
 
 
 def up(url):
@@ -49,11 +28,11 @@ def up(url):
 
 
 def kill_and_wait(launcher, name, health_url, timeout=240):
-    before = children(launcher.pid)[name]
+    before = launched_children(launcher.pid)[name]
     os.kill(before, signal.SIGKILL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = children(launcher.pid).get(name)
+        now = launched_children(launcher.pid).get(name)
         if now and now != before and up(health_url):
             return now
         time.sleep(0.5)
