@@ -72,7 +72,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         actions = start("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ACTION_PORT)])
-        rasa = start("rasa", [py, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
+        rasa = start("rasa", [py, "-m", "bot.rasa_hardening", "run", "--model", str(model), "--endpoints", "endpoints.yml",
                               "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
                               "--enable-api", "--auth-token", token,
                               *[arg for origin in _origins() for arg in ("--cors", origin)]])

@@ -3,9 +3,10 @@ and is tested without any outside service."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from bot import paths
 
@@ -13,8 +14,11 @@ from bot import paths
 class LogNotifier:
     name = "log"
 
-    def __init__(self, path: Path = paths.ROOT / "var" / "log" / "staff-notifications.log"):
-        self.path = Path(path)
+    def __init__(self, path: Optional[Path] = None):
+        # Next to the other logs (LOG_DIR, as `make run` sets it), so a test run or a second
+        # instance never writes into the project's own var/log.
+        self.path = Path(path or Path(os.environ.get("LOG_DIR") or paths.ROOT / "var" / "log")
+                         / "staff-notifications.log")
 
     async def send(self, payload: Dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,23 @@ def test_kubernetes_manifests_are_valid():
             assert spec["template"]["spec"]["containers"][0]["image"]
     rasa = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "rasa")
     assert rasa["spec"]["replicas"] >= 2
+    # A replica that cannot read conversations (database down) takes no new traffic.
+    container = rasa["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/webhooks/health/ready"
+
+
+def test_the_balancer_exposes_only_the_patient_facing_routes():
+    conf = (DEPLOY / "nginx.conf").read_text()
+    assert "location / { return 404; }" in conf
+    exposed = [line.split("location", 1)[1].split("{")[0].strip() for line in conf.splitlines()
+               if line.strip().startswith("location") and "return 404" not in line]
+    for route in exposed:
+        assert any(p in route for p in ("webchat", "telegram", "socket", "health/ready")), route
+    assert "limit_req zone=sessions" in conf
+    # The worker and the console reach Rasa's API directly, never through the balancer.
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    assert all(compose["services"][s]["environment"]["RASA_URL"].startswith("http://rasa-")
+               for s in ("worker", "console"))
 
 
 def test_replica_endpoints_use_the_atomic_lock_store():

@@ -1,0 +1,100 @@
+"""Talk to the live assistant as each channel's clients do (REST, web chat over real
+socket.io, Telegram through its webhook), and read the results back through Rasa's
+token-protected API and the database."""
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import socketio
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
+
+from bot.storage.db import transaction
+from bot.storage.models import Escalation, OutboxMessage
+
+
+def http(method, url, body=None, headers=None, timeout=60):
+    """(status, headers, body bytes); never raises for an HTTP error status."""
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def api(live, path, method="GET", body=None):
+    """Rasa's HTTP API with the token."""
+    sep = "&" if "?" in path else "?"
+    return http(method, f"{live.rasa_url}{path}{sep}token={live.api_token}", body)
+
+
+def tracker(live, conversation):
+    status, _, body = api(live, f"/conversations/{urllib.parse.quote(str(conversation), safe='')}/tracker")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def rest_say(live, sender, text):
+    status, _, body = http("POST", f"{live.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text})
+    assert status == 200, body
+    return [m.get("text") for m in json.loads(body)]
+
+
+def webchat_session(live):
+    """A server-issued session: (token, the conversation id the token names)."""
+    status, _, body = http("POST", f"{live.rasa_url}/webhooks/webchat/session", {"token": None})
+    assert status == 200, body
+    token = json.loads(body)["token"]
+    # The payload is readable without the secret (only the signature needs it).
+    _, conversation = URLSafeTimedSerializer("unused").loads_unsafe(token)
+    return token, conversation
+
+
+async def _webchat(live, token, messages, quiet, max_wait):
+    client = socketio.AsyncClient()
+    got = []
+    client.on("bot_uttered", lambda data: got.append(data))
+    await client.connect(live.rasa_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
+    loop = asyncio.get_running_loop()
+    for text in messages:
+        before = len(got)
+        await client.emit("user_uttered", {"message": text})
+        start = last_change = loop.time()
+        seen = before
+        while loop.time() - start < max_wait:
+            await asyncio.sleep(0.1)
+            if len(got) != seen:
+                seen, last_change = len(got), loop.time()
+            elif len(got) > before and loop.time() - last_change > quiet:
+                break
+    await client.eio.disconnect(abort=True)
+    return [m.get("text") for m in got]
+
+
+def webchat_say(live, token, messages, quiet=1.0, max_wait=30.0):
+    return asyncio.run(_webchat(live, token, messages, quiet, max_wait))
+
+
+def escalations(live, conversation):
+    with transaction(live.database_url) as s:
+        return list(s.scalars(select(Escalation).where(Escalation.conversation_id == str(conversation))))
+
+
+def alerts(live, escalation_id):
+    with transaction(live.database_url) as s:
+        return list(s.scalars(select(OutboxMessage).where(OutboxMessage.escalation_id == escalation_id)))
+
+
+def wait_for(condition, timeout=30.0, step=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
