@@ -30,7 +30,17 @@ def test_staff_handle_an_escalation_in_the_browser(live, chromium, tmp_path):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(live.console_url + "/")
 
-    row = page.locator("tr", has_text="telegram").filter(has_text="urgent").first
+    # This chat's own escalation (other tests' escalations share the queue).
+    from sqlalchemy import select
+
+    from bot.storage.db import transaction
+    from bot.storage.models import Escalation
+
+    with transaction(live.database_url) as s:
+        esc_id = s.scalar(select(Escalation.id).where(Escalation.conversation_id == str(chat),
+                                                      Escalation.status == "open"))
+    row = page.locator("tr", has=page.get_by_role("link", name=f"#{esc_id}", exact=True))
+    assert "urgent" in row.inner_text() and "telegram" in row.inner_text()
     assert "pus" in row.inner_text() or "fever" in row.inner_text()
     row.get_by_role("link").click()
     assert page.locator(".transcript li.highlight").count() >= 1
