@@ -89,7 +89,8 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-LAUNCHED = {"rasa": " rasa run", "actions": "rasa_sdk", "worker": "bot.worker", "console": "bot.console"}
+LAUNCHED = {"rasa": ("bot.rasa_hardening run", " rasa run"), "actions": ("rasa_sdk",), "worker": ("bot.worker",),
+            "console": ("bot.console",)}
 
 
 def launched_children(parent: int) -> Dict[str, int]:
@@ -105,7 +106,7 @@ def launched_children(parent: int) -> Dict[str, int]:
             continue
         if ppid != parent:
             continue
-        for name, marker in LAUNCHED.items():
-            if marker in f" {cmdline}":
+        for name, markers in LAUNCHED.items():
+            if any(marker in f" {cmdline}" for marker in markers):
                 found[name] = int(entry.name)
     return found
