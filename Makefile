@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install lock generate validate train run test eval tune telegram bench soak clean
+.PHONY: help install lock generate validate train run test eval tune telegram bench soak fuzz clean
 
 help:
 	@echo "make run       install what is missing, train if stale, start the assistant on localhost"
@@ -28,6 +28,7 @@ help:
 	@echo "make telegram  poll Telegram for updates (next to make run) when there is no public URL"
 	@echo "make bench     benchmark against stock Rasa (reports/bench.md, bench.png)"
 	@echo "make soak      10 minutes of mixed traffic, then an account (reports/soak.md)"
+	@echo "make fuzz      a longer property-based fuzz campaign (make test runs a small one)"
 
 # The venv is rebuilt from the lock file whenever the lock file changes.
 $(STAMP): requirements.lock
@@ -87,6 +88,12 @@ bench: train
 SOAK_SECONDS ?= 600
 soak: train
 	$(PY) -m bot.soak --seconds $(SOAK_SECONDS)
+
+# The fuzz properties of `make test` with many more (random) examples; hypothesis keeps any
+# failing example in .hypothesis/ so the next run tries it first.
+fuzz: train
+	FUZZ_EXAMPLES=2000 bash scripts/test.sh -q tests/fuzz --hypothesis-show-statistics --timeout=3600
+	FUZZ_EXAMPLES=500 bash scripts/test.sh -q tests/e2e/test_fuzz_http.py --hypothesis-show-statistics --timeout=3600
 
 tune: train
 	$(PY) -m bot.knowledge.tune tests/eval/holdout.yml

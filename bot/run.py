@@ -70,6 +70,8 @@ def main() -> int:
     stopped = threading.Event()
     exit_code = 0
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # Ctrl-C stops everything even when started from a shell that ignores SIGINT (`cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         actions = start("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ACTION_PORT)])
         rasa = start("rasa", [py, "-m", "bot.rasa_hardening", "run", "--model", str(model), "--endpoints", "endpoints.yml",

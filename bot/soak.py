@@ -214,7 +214,7 @@ def main(argv=None) -> int:
             errors_in_logs = new_log_errors(work / "logs", offsets)
             final = {"t": round(elapsed), **{n: round(rss_mb(pid)) for n, pid in launched_children(launcher.pid).items()}}
         finally:
-            launcher.send_signal(signal.SIGINT)
+            launcher.send_signal(signal.SIGTERM)
             try:
                 launcher.wait(timeout=60)
             except subprocess.TimeoutExpired:

@@ -40,6 +40,59 @@ logger = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+MAX_TEXT_CHARS = 4096  # Telegram's own limit for a message; only a forged update is longer
+MAX_UPDATE_ID = 2**63 - 1  # telegram_updates.update_id is a BIGINT
+
+
+def valid_update(body: Optional[bytes]) -> Optional[Dict[str, Any]]:
+    """The update in `body` if it is one Telegram could have sent, else None (answered 400).
+
+    Checked before the update is recorded, because a recorded update that cannot be handled
+    fails again at every start. Found by the fuzz tests (tests/e2e/test_fuzz_http.py): a huge
+    or non-integer update_id (1e400, 10**30, 1.5, "12", true) was a 500 or silently became
+    another id, and updates of the wrong shape (a message without a date, text that is a
+    number, a chat id that is a string) were recorded and crashed in handling. python-telegram-
+    bot does not check the types of the fields it reads, so the fields we use are checked here.
+    """
+    from telegram import Update
+
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(data, dict):
+        return None
+    update_id = data.get("update_id")
+    if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:  # bool is an int subclass
+        return None
+    try:
+        update = Update.de_json(json.loads(json.dumps(data)), None)  # de_json may modify its input
+    except Exception:  # noqa: BLE001 - any failure to read it means it is not an update
+        return None
+    return data if _fields_we_read_are_well_typed(update) else None
+
+
+def _fields_we_read_are_well_typed(update) -> bool:
+    def chat_ok(chat) -> bool:
+        return chat is not None and type(chat.id) is int and isinstance(chat.type, str)
+
+    def text_ok(value) -> bool:
+        return value is None or isinstance(value, str)
+
+    query = update.callback_query
+    if query is not None:
+        if not isinstance(query.id, str) or not text_ok(query.data):
+            return False
+        if query.message is not None and not chat_ok(getattr(query.message, "chat", None)):
+            return False
+    message = update.message or update.edited_message
+    if message is not None:
+        if not chat_ok(message.chat) or not text_ok(message.text) or not text_ok(message.caption):
+            return False
+        for photo in message.photo or ():
+            if not isinstance(photo.file_id, str) or not (photo.file_size is None or type(photo.file_size) is int):
+                return False
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -109,11 +162,10 @@ class TelegramInput(InputChannel):
             if not hmac.compare_digest(given.encode(), self.secret.encode()):
                 logger.warning("telegram webhook: update with a wrong secret token refused")
                 return response.json({"error": "forbidden"}, status=403)
-            try:
-                data = json.loads(request.body or b"")
-                update_id = int(data["update_id"])
-            except (ValueError, KeyError, TypeError):
+            data = valid_update(request.body)
+            if data is None:
                 return response.json({"error": "expected a Telegram update (JSON with update_id)"}, status=400)
+            update_id = data["update_id"]
             try:
                 if not self.updates.record(update_id, data):
                     return response.json({"status": "duplicate"})
@@ -228,6 +280,7 @@ class TelegramInput(InputChannel):
             await self.bot.send_chat_action(chat_id=chat_id, action="typing")
         except Exception:  # noqa: BLE001 - the typing hint is a nicety
             pass
+        text = text[:MAX_TEXT_CHARS]
         await deliver(self.app, UserMessage(text, out, str(chat_id), input_channel=self.name(),
                                             parse_data=parse, metadata={"telegram_update_id": update_id}),
                       on_new_message)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from bot.channels.commands import clean_text
 from bot.console import accounts, curation, review, sessions
 from bot.console.patient_messages import DeliveryError, send_to_patient
 from bot.secrets import production
@@ -34,6 +36,42 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "console_login_csrf"
 FAILED_SIGN_IN_DELAY = 0.5  # seconds added to every failed sign-in
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+ESCALATION_ACTIONS = ("acknowledge", "assign", "note", "resolve", "reply", "takeover", "handback")
+USER_ACTIONS = ("create", "deactivate", "activate")
+MAX_FORM_BYTES = 64 * 1024  # the longest form (a 4000-character note) is far below this
+MAX_ID = 2**31 - 1  # larger ids cannot exist, and SQLite raises OverflowError past 2**63
+
+
+def bad_request(why: str) -> PlainTextResponse:
+    return PlainTextResponse(f"Bad request: {why}.", status_code=400)
+
+
+async def read_form(request: Request):
+    """(form, None), or (None, the 4xx to answer) when the body is not one our pages send:
+    another content type (JSON, text), a multipart body that cannot be parsed, a file (no form
+    uploads any), or far too much. Checked before the CSRF token, so a broken request is told
+    what is wrong instead of "this form has expired" (tests/e2e/test_bad_input.py)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        return None, bad_request("expected a form")
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+        return None, PlainTextResponse("Request too large.", status_code=413)
+    if len(await request.body()) > MAX_FORM_BYTES:  # sent chunked, without a length
+        return None, PlainTextResponse("Request too large.", status_code=413)
+    try:
+        return await request.form(max_files=0, max_fields=50), None
+    except HTTPException:  # Starlette's multipart errors (no boundary, too many parts/files)
+        return None, bad_request("the form cannot be read")
+
+
+def valid_id(raw) -> Optional[int]:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value <= MAX_ID else None
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -77,7 +115,9 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             if admin and not staff.is_admin:
                 return PlainTextResponse("Only admins can do that.", status_code=403)
             if request.method == "POST":
-                form = await request.form()
+                form, problem = await read_form(request)
+                if problem is not None:
+                    return problem
                 if not sessions.csrf_ok(csrf, form.get("csrf")):
                     logger.warning("console: form without a valid CSRF token refused (user id %s)", staff.id)
                     return PlainTextResponse("This form has expired; go back and try again.", status_code=403)
@@ -93,10 +133,13 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         return response
 
     async def login(request: Request):
-        form = await request.form()
+        form, problem = await read_form(request)
+        if problem is not None:
+            return problem
         if not sessions.csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf")):
             return PlainTextResponse("This form has expired; go back and try again.", status_code=403)
-        username = str(form.get("username") or "")[:64]
+        # Cleaned: it is looked up and written to the audit log, and PostgreSQL refuses NUL.
+        username = clean_text(str(form.get("username") or ""))[:64]
         staff, problem = accounts.authenticate(url, username, str(form.get("password") or ""))
         if staff is None:
             await asyncio.sleep(FAILED_SIGN_IN_DELAY)
@@ -130,11 +173,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         return JSONResponse(review.summary(url))
 
     async def escalation_page(request: Request):
-        try:
-            escalation_id = int(request.path_params["id"])
-        except ValueError:
-            return PlainTextResponse("Not found", status_code=404)
-        if not 0 < escalation_id < 2**31:
+        escalation_id = valid_id(request.path_params["id"])
+        if escalation_id is None:
             return PlainTextResponse("Not found", status_code=404)
         data = review.detail(url, escalation_id, request.state.staff.username)
         if data is None:
@@ -143,13 +183,18 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
                     outcomes=review.OUTCOMES, error=request.query_params.get("error"), **data)
 
     async def escalation_action(request: Request):
-        escalation_id = int(request.path_params["id"])
+        escalation_id = valid_id(request.path_params["id"])
+        if escalation_id is None:
+            return PlainTextResponse("Not found", status_code=404)
         form, staff = request.state.form, request.state.staff
         action = str(form.get("action") or "")
+        if action not in ESCALATION_ACTIONS:  # our pages only send these: a tampered request
+            return bad_request("unknown action")
         target = f"/escalations/{escalation_id}"
         try:
             if action == "reply":
-                text = str(form.get("text") or "").strip()
+                # NUL and other control characters: refused by PostgreSQL, noise to a patient.
+                text = clean_text(str(form.get("text") or "")).strip()
                 if not text or len(text) > 2000:
                     raise review.ReviewError("a reply needs 1-2000 characters")
                 # Sent first, recorded after: the history never shows a reply that did not go out.
@@ -162,15 +207,16 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
                 await send_to_patient(esc.conversation_id, notice, label=action, staff=staff.username)
             else:
                 review.act(url, escalation_id, staff.username, action,
-                           note=form.get("note"), outcome=form.get("outcome"),
+                           note=clean_text(str(form.get("note") or "")), outcome=form.get("outcome"),
                            assignee=staff.username if action == "assign" else None)
         except (review.ReviewError, DeliveryError) as exc:
             return RedirectResponse(f"{target}?error={type(exc).__name__}", status_code=303)
         return RedirectResponse(target, status_code=303)
 
     async def attachment_file(request: Request):
-        found = review.attachment(url, int(request.path_params["id"]), request.state.staff.username)
-        if found is None:
+        attachment_id = valid_id(request.path_params["id"])
+        found = attachment_id and review.attachment(url, attachment_id, request.state.staff.username)
+        if not found:
             return PlainTextResponse("Not found", status_code=404)
         content_type, data = found
         return Response(data, media_type=content_type if content_type.startswith("image/") else "application/octet-stream",
@@ -192,13 +238,17 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
 
     async def users_action(request: Request):
         form, staff = request.state.form, request.state.staff
+        if form.get("action") not in USER_ACTIONS:
+            return bad_request("unknown action")
         try:
             if form.get("action") == "create":
                 user = accounts.create_user(url, str(form.get("username") or ""), str(form.get("password") or ""),
                                             str(form.get("role") or "staff"))
                 review.record_audit(url, staff.username, "user_created", f"user:{user.id}", user.role)
             elif form.get("action") in ("deactivate", "activate"):
-                user_id = int(form.get("user_id") or 0)
+                user_id = valid_id(form.get("user_id"))
+                if user_id is None:
+                    return bad_request("user_id must be a user's id")
                 if user_id == staff.id:
                     raise accounts.AccountError("you cannot deactivate yourself")
                 accounts.set_active(url, user_id, form.get("action") == "activate")

@@ -24,7 +24,7 @@ from typing import Iterable, List, Optional
 
 from bot import paths
 from bot.escalation.levels import more_serious
-from bot.triage.normalise import Normaliser
+from bot.triage.normalise import Normaliser, chunk_end
 from bot.triage.rules import RULES_DIR, TriageRules, load_rules
 from bot.triage.timing import days_since_treatment
 
@@ -118,7 +118,8 @@ class TriageEngine:
     def assess(self, text: str, days: Optional[int] = None, treated: bool = False) -> TriageResult:
         """Triage one message. `days` and `treated` carry what is already known from earlier
         in the conversation (or a form); the message itself can only add to them."""
-        norm, offsets = self.normalise(text or "")
+        text = text or ""
+        norm, offsets = self.normalise(text)
         rules = self.rules
         treated = treated or any(p.search(norm) for p in rules.treated)
         future = not treated and any(p.search(norm) for p in rules.future)
@@ -140,10 +141,10 @@ class TriageEngine:
             if self._general_question(ent.sent):
                 mods = sorted(set(mods) | {"HYPOTHETICAL"})
             level, why = self._level(sign.level, ent.label_, mods, days, treated, future, third_party)
-            start = offsets[ent.start_char] if ent.start_char < len(offsets) else 0
-            end = offsets[ent.end_char - 1] + 1 if ent.end_char - 1 < len(offsets) else len(text)
+            start = offsets[ent.start_char]
+            end = chunk_end(text, offsets[ent.end_char - 1])
             result.findings.append(Finding(label=ent.label_, sign_level=sign.level,
-                                           text=(text or "")[start:end], start=start, end=end,
+                                           text=text[start:end], start=start, end=end,
                                            modifiers=mods, level=level, why=why))
             result.level = more_serious(result.level, level)
         return result
@@ -165,7 +166,7 @@ class TriageEngine:
                 start_tok, end_tok = min(a, ent.start), max(b, ent.end)
                 start_char = doc[start_tok].idx
                 end_char = doc[end_tok - 1].idx + len(doc[end_tok - 1])
-                spans.append((offsets[start_char], offsets[end_char - 1] + 1))
+                spans.append((offsets[start_char], chunk_end(text or "", offsets[end_char - 1])))
         return spans
 
     def _general_question(self, sent) -> bool:

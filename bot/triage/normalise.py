@@ -1,5 +1,6 @@
 """Lower-case the message, fix common misspellings of sign words, and keep a map back to the
-original characters so the spans shown to staff point at what the patient actually typed."""
+original characters so the spans shown to staff point at what the patient actually typed
+(every character of the normalised text maps to an index of the original)."""
 from __future__ import annotations
 
 import re
@@ -7,6 +8,7 @@ import unicodedata
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 _WORD = re.compile(r"[a-z][a-z']*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _QWERTY = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
 
 
@@ -66,7 +68,7 @@ class Normaliser:
     def __call__(self, text: str) -> Tuple[str, List[int]]:
         """Return the normalised text and, for each of its characters, the index of the
         original character it came from."""
-        raw = unicodedata.normalize("NFKC", text or "")
+        raw, origin = nfkc_with_origin(text or "")
         raw = raw.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
         lowered = raw.lower()
         if len(lowered) != len(raw):  # rare case-folding length changes: keep it simple
@@ -84,4 +86,36 @@ class Normaliser:
             pos = m.end()
         out.append(lowered[pos:])
         offsets.extend(range(pos, len(lowered)))
-        return "".join(out), offsets
+        return "".join(out), [origin[o] for o in offsets]
+
+
+def nfkc_with_origin(text: str) -> Tuple[str, List[int]]:
+    """NFKC-normalise `text` and say, for each resulting character, which character of `text`
+    it came from. NFKC changes lengths ("ﬁ" -> "fi", "Ǆ" -> "DŽ", "¨" -> " ̈"); normalising the
+    whole string at once lost the way back, so spans shown to staff pointed at the wrong
+    characters (or past the end). Done per base character with its combining marks; a lone
+    surrogate (which cannot be encoded, so spaCy would raise) becomes U+FFFD; invisible format
+    characters (zero-width space, soft hyphen, direction marks: category Cf) are dropped, so
+    "fe\\u200bver" pasted from a phone is still a fever."""
+    text = _SURROGATE.sub("\ufffd", text)
+    if unicodedata.is_normalized("NFKC", text) and not any(unicodedata.category(c) == "Cf" for c in text):
+        return text, list(range(len(text)))
+    out: List[str] = []
+    origin: List[int] = []
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i < len(text) and unicodedata.combining(text[i]):
+            continue
+        chunk = "".join(c for c in unicodedata.normalize("NFKC", text[start:i]) if unicodedata.category(c) != "Cf")
+        out.append(chunk)
+        origin.extend([start] * len(chunk))
+        start = i
+    return "".join(out), origin
+
+
+def chunk_end(text: str, index: int) -> int:
+    """The end of the character at `index` with the combining marks that follow it."""
+    end = index + 1
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end

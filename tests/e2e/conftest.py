@@ -61,7 +61,7 @@ def live(tmp_path_factory):
         raise RuntimeError("assistant did not start:\n" + "".join(seen))
     yield Live(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{console_port}", work / "logs", token, db,
                telegram, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
     try:
         proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:

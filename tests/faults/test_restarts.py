@@ -62,7 +62,7 @@ def launcher(tmp_path_factory):
                  "console": f"http://127.0.0.1:{ports['CONSOLE_PORT']}/health"}
     proc.db = db
     yield proc
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
     try:
         proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
