@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -22,12 +23,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None) -> None:
+def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None,
+              stop: Optional[threading.Event] = None) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with code {proc.returncode}")
+        if stop is not None and stop.is_set():
+            raise InterruptedError("stopped while waiting for " + url)
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status < 500:

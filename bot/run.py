@@ -3,8 +3,9 @@
 Starts the action server, the Rasa server (which serves the web chat page), the background
 worker and the staff console, each bound to 127.0.0.1, and prints where to open the chat.
 A process that dies is started again (its state is in the database, so conversations carry
-on where they were); one that keeps dying (RESTART_LIMIT times within a minute) stops
-everything with a pointer to its log. Ctrl-C or SIGTERM stops everything cleanly.
+on where they were); one that keeps dying (more than RESTART_LIMIT times within a minute) is
+retried once a minute with a pointer to its log, and never takes the others down: a broken
+console must not stop patients getting answers. Ctrl-C or SIGTERM stops everything cleanly.
 """
 from __future__ import annotations
 
@@ -68,7 +69,6 @@ def main() -> int:
 
     py = sys.executable
     stopped = threading.Event()
-    exit_code = 0
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     # Ctrl-C stops everything even when started from a shell that ignores SIGINT (`cmd &`).
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -81,35 +81,38 @@ def main() -> int:
         start("worker", [py, "-m", "bot.worker"])
         console = start("console", [py, "-m", "bot.console", "--port", str(CONSOLE_PORT)])
         print(f"starting (logs in {logs}/) ...", flush=True)
-        wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions)
-        wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa)
-        wait_http(f"http://127.0.0.1:{CONSOLE_PORT}/health", 60, console)
+        wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions, stopped)
+        wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa, stopped)
+        wait_http(f"http://127.0.0.1:{CONSOLE_PORT}/health", 60, console, stopped)
         print(f"\nThe assistant is running. Open the chat at http://127.0.0.1:{RASA_PORT}/webhooks/webchat/\n"
               f"Staff console: http://127.0.0.1:{CONSOLE_PORT}/ (create an account first: "
               f"python -m bot.staff add-user NAME --role admin)\n"
               f"(database: {settings.database_url}; press Ctrl-C to stop)\n", flush=True)
+        due = {}  # name -> when to start it again
         while not stopped.is_set():
+            now = time.monotonic()
             for name, (cmd, proc) in list(procs.items()):
                 if proc.poll() is None:
                     continue
-                now = time.monotonic()
-                recent = [t for t in restarts.get(name, []) if now - t < 60] + [now]
-                restarts[name] = recent
-                if len(recent) > RESTART_LIMIT:
-                    print(f"{name} keeps exiting (code {proc.returncode}); stopping (see {logs}/{name}.log)",
-                          flush=True)
-                    exit_code = 1
-                    stopped.set()
-                    break
-                print(f"{name} exited with code {proc.returncode}; starting it again", flush=True)
-                start(name, cmd)
+                if name not in due:
+                    recent = [t for t in restarts.get(name, []) if now - t < 60]
+                    restarts[name] = recent
+                    # Quick at first, then once a minute for a process that keeps dying.
+                    wait = 60.0 if len(recent) >= RESTART_LIMIT else min(2.0 ** len(recent) - 1, 30.0)
+                    due[name] = now + wait
+                    print(f"{name} exited with code {proc.returncode}; starting it again in {wait:.0f} s"
+                          + (f" (it keeps exiting: see {logs}/{name}.log)" if wait >= 60 else ""), flush=True)
+                if now >= due[name]:
+                    del due[name]
+                    restarts[name].append(now)
+                    start(name, cmd)
             stopped.wait(0.5)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, InterruptedError):
         print("\nstopping ...")
     finally:
         for _, proc in reversed(list(procs.values())):
             stop(proc)
-    return exit_code
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ dropped, and no error reaches them as silence.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Dict
 
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,14 +29,30 @@ def agent_of(app: Any) -> Any:
     return getattr(getattr(app, "ctx", None), "agent", None) if app is not None else None
 
 
+# One asyncio.Lock per conversation, taken before anything else awaits: asyncio locks wake
+# waiters in arrival order, so a burst of messages (a reconnecting page flushing its queue)
+# is handled in the order it was sent. Rasa's lock store alone does not promise that order.
+_in_order: Dict[str, asyncio.Lock] = {}
+
+
 async def deliver(app: Any, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-    agent = agent_of(app)
     verdict = limiter().check(message.sender_id)
     if verdict != "ok":
         logger.warning("rate limit: message from conversation %s not processed", message.sender_id)
         if verdict == "tell":
             await _send(message, replies()("rate_limited", **fallback.reply_values()))
         return
+    lock = _in_order.setdefault(message.sender_id, asyncio.Lock())
+    try:
+        async with lock:
+            await _deliver_in_order(agent_of(app), message, on_new_message)
+    finally:
+        if not lock.locked() and not getattr(lock, "_waiters", None):
+            _in_order.pop(message.sender_id, None)
+
+
+async def _deliver_in_order(agent: Any, message: UserMessage,
+                            on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
     if replay.waiting(message.sender_id):
         # Earlier messages of this conversation are still spooled: keep the order.
         replay.spool_message(message)
@@ -57,7 +74,7 @@ async def deliver(app: Any, message: UserMessage, on_new_message: Callable[[User
 
 
 async def fail_closed(agent: Any, message: UserMessage) -> None:
-    level = "none"
+    level, parse = "none", {}
     try:
         parse = message.parse_data or (await agent.parse_message(message.text) if agent else {})
         level = fallback.level_of(parse)
@@ -65,6 +82,12 @@ async def fail_closed(agent: Any, message: UserMessage) -> None:
         logger.exception("could not triage a message for the fail-closed reply")
     for text in fallback.degraded_texts(level):
         await _send(message, text)
+    if fallback.escalates(level):
+        # Staff hear of a warning sign now (or as soon as the database is back), not only
+        # when the spooled message is replayed; the replay then updates the same escalation.
+        await asyncio.get_running_loop().run_in_executor(
+            None, fallback.escalate, message.sender_id, message.input_channel or "unknown",
+            message.text or "", parse, level)
 
 
 async def _send(message: UserMessage, text: str) -> None:

@@ -55,7 +55,8 @@ class HealthInput(InputChannel):
                 db_ok = False
             waiting = replay.pending()
             body = {"database": "ok" if db_ok else "unavailable", "spooled": waiting}
-            ready = db_ok and not any(waiting[k] for k in waiting if k != replay.FAILED)
+            # Items set aside ("dead-...") need a person, not a replay: reported, not blocking.
+            ready = db_ok and not any(n for k, n in waiting.items() if not k.startswith("dead-"))
             return response.json({"ready": ready, **body}, status=200 if ready else 503)
 
         @bp.listener("after_server_start")

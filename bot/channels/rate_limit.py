@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Dict
+from typing import Callable
 
 MAX_TRACKED = 50_000
 
@@ -27,11 +28,13 @@ class _Bucket:
 
 
 class SenderRateLimiter:
-    def __init__(self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic,
+                 max_tracked: int = MAX_TRACKED):
         self.rate = per_minute / 60.0
         self.burst = burst
         self.clock = clock
-        self._buckets: Dict[str, _Bucket] = {}
+        self.max_tracked = max_tracked
+        self._buckets: "OrderedDict[str, _Bucket]" = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -44,9 +47,13 @@ class SenderRateLimiter:
         now = self.clock()
         bucket = self._buckets.get(sender)
         if bucket is None:
-            if len(self._buckets) >= MAX_TRACKED:
-                self._forget_full_buckets(now)
+            # A hard bound: the least recently seen sender is forgotten (a fresh bucket is
+            # full, so forgetting only ever errs towards letting a message through).
+            while len(self._buckets) >= self.max_tracked:
+                self._buckets.popitem(last=False)
             bucket = self._buckets[sender] = _Bucket(float(self.burst), now)
+        else:
+            self._buckets.move_to_end(sender)
         bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * self.rate)
         bucket.stamp = now
         if bucket.tokens >= 1.0:
@@ -57,11 +64,6 @@ class SenderRateLimiter:
             return "drop"
         bucket.told = True
         return "tell"
-
-    def _forget_full_buckets(self, now: float) -> None:
-        for sender in [s for s, b in self._buckets.items()
-                       if b.tokens + (now - b.stamp) * self.rate >= self.burst]:
-            del self._buckets[sender]
 
 
 def _number(name: str, default: str) -> float:

@@ -167,8 +167,13 @@ class TelegramInput(InputChannel):
                 return response.json({"error": "expected a Telegram update (JSON with update_id)"}, status=400)
             update_id = data["update_id"]
             try:
-                if not self.updates.record(update_id, data):
+                seen = self.updates.record(update_id, data)
+                if seen == "duplicate":
                     return response.json({"status": "duplicate"})
+                if seen == "busy":
+                    # Being handled by another delivery right now; if that one dies, the next
+                    # delivery takes it over. Not 200, so that Telegram delivers it again.
+                    return response.json({"status": "busy"}, status=503)
                 logged = True
             except SQLAlchemyError:
                 # Database down: the message path answers fail-closed and spools the message
@@ -265,7 +270,10 @@ class TelegramInput(InputChannel):
             await self._to_rasa(on_new_message, neutralise(text), chat_id, out, update.update_id)
             return
         if message.photo:
-            await self._photo(message, out, say)
+            try:
+                await self._photo(message, out, say)
+            except Exception:  # noqa: BLE001 - the caption below may carry a warning sign
+                logger.exception("telegram: could not keep a photo of update %s", update.update_id)
         if message.caption:
             # A caption can carry a warning sign ("bleeding since the procedure").
             await self._to_rasa(on_new_message, neutralise(message.caption), chat_id, out, update.update_id)

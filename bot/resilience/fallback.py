@@ -36,3 +36,20 @@ def level_of(parse_data: Dict[str, Any]) -> str:
 
 def escalates(level: str) -> bool:
     return level in ESCALATING_LEVELS
+
+
+def escalate(sender_id: str, channel: str, text: str, parse: Dict[str, Any], level: str,
+             actor: str = "assistant (degraded)") -> None:
+    """Record a warning sign from the Rasa server itself (spooled if the database is down)."""
+    from bot.resilience.escalations import record_escalation
+    from bot.settings import Settings
+
+    findings = ((parse or {}).get("triage") or {}).get("findings") or []
+    s = Settings.from_env()
+    record_escalation(
+        s.database_url, s.notifiers, conversation_id=sender_id, channel=channel, sender_id=sender_id,
+        level=level, reason="symptoms", trigger_message=text,
+        symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")}
+                  for f in findings if f.get("level") != "none"],
+        actor=actor,
+    )

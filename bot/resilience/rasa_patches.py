@@ -23,6 +23,7 @@ import os
 from typing import Any, List, Optional
 
 from rasa.core.actions import action as rasa_action
+from rasa.core import tracker_store as rasa_tracker_store
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -55,8 +56,8 @@ async def _run_or_degrade(self, output_channel, nlg, tracker, domain) -> List[An
     except rasa_action.ActionExecutionRejection:
         raise  # a form rejecting input: Rasa's own handling is right
     except Exception as exc:  # noqa: BLE001 - connection refused, 5xx, timeout, bad response
-        if self.name().startswith("validate_"):
-            raise  # form validation: the form action itself degrades
+        # Also for a form's validate_* action: Rasa's FormAction would otherwise lose the turn
+        # in silence, and a patient in the details form may be reporting an emergency.
         logger.error("custom action %s failed (%s): sending the degraded turn", self.name(),
                      type(exc).__name__)
         if self.name() == rasa_action.ACTION_SESSION_START_NAME:
@@ -83,25 +84,12 @@ async def degraded_turn(tracker: DialogueStateTracker) -> List[Any]:
     parse = message.parse_data if message else {}
     level = fallback.level_of(parse)
     if fallback.escalates(level):
-        await asyncio.get_running_loop().run_in_executor(None, _escalate, tracker, parse, level)
+        message_text = (message.text or "") if message else ""
+        await asyncio.get_running_loop().run_in_executor(
+            None, fallback.escalate, tracker.sender_id, tracker.get_latest_input_channel() or "unknown",
+            message_text, parse, level, "assistant (action server unavailable)")
     return [rasa_action.create_bot_utterance({"text": text, "label": fallback.LABEL, "triage_level": level})
             for text in fallback.degraded_texts(level)]
-
-
-def _escalate(tracker: DialogueStateTracker, parse: dict, level: str) -> None:
-    from bot.resilience.escalations import record_escalation
-    from bot.settings import Settings
-
-    findings = ((parse.get("triage") or {}).get("findings")) or []
-    s = Settings.from_env()
-    record_escalation(
-        s.database_url, s.notifiers, conversation_id=tracker.sender_id,
-        channel=tracker.get_latest_input_channel() or "unknown", sender_id=tracker.sender_id,
-        level=level, reason="symptoms", trigger_message=(tracker.latest_message.text or "") if tracker.latest_message else "",
-        symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")}
-                  for f in findings if f.get("level") != "none"],
-        actor="assistant (action server unavailable)",
-    )
 
 
 rasa_action.RemoteAction.run = _run_or_degrade
@@ -120,6 +108,11 @@ async def _write_spooled(store: FailSafeTrackerStore, sender_id: str) -> None:
         try:
             record = Spool.load(claimed)
             tracker = DialogueStateTracker.from_dict(record["sender_id"], record["events"], store.domain.slots)
+        except Exception:  # noqa: BLE001 - unreadable: set aside, never block the conversation
+            spool.dead_letter(claimed)
+            logger.exception("a spooled tracker could not be read; moved aside")
+            continue
+        try:
             await store._tracker_store.save(tracker)
         except Exception as exc:
             spool.release(claimed)
@@ -173,6 +166,21 @@ async def _save(self: FailSafeTrackerStore, tracker: DialogueStateTracker) -> No
     replay.kick()
 
 
+# Rasa's SQL tracker store engine: check a pooled connection before use (so the first
+# message after a database restart is not refused on a dead connection) and, on PostgreSQL,
+# give up connecting after 5 s instead of hanging the event loop.
+_original_engine_kwargs = rasa_tracker_store.create_engine_kwargs
+
+
+def _engine_kwargs(url):
+    kwargs = dict(_original_engine_kwargs(url))
+    if rasa_tracker_store.is_postgresql_url(url):
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "connect_timeout": 5}
+    return kwargs
+
+
+rasa_tracker_store.create_engine_kwargs = _engine_kwargs
 FailSafeTrackerStore.retrieve = _retrieve
 FailSafeTrackerStore.retrieve_full_tracker = _retrieve_full
 FailSafeTrackerStore.save = _save

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import UserUttered
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.resilience.spool import Spool
+from bot.resilience.spool import Spool, spool_root
 
 logger = logging.getLogger(__name__)
 MESSAGES = "messages"
-FAILED = "failed-messages"
 _outputs: Dict[str, Callable[[str], OutputChannel]] = {}
 _wake: Optional[asyncio.Event] = None
 state = {"database_ok": True, "last_error": ""}
@@ -36,8 +36,10 @@ def kick() -> None:
 
 
 def spool_message(message: UserMessage) -> Path:
+    # The channel's own parse (Telegram's /human, /start) is kept, so a replay means the same.
     record = {"sender_id": message.sender_id, "text": message.text, "channel": message.input_channel,
-              "metadata": message.metadata, "message_id": message.message_id}
+              "metadata": message.metadata, "message_id": message.message_id,
+              "parse_data": message.parse_data}
     path = Spool(MESSAGES).put(record, sender=message.sender_id)
     kick()
     return path
@@ -48,62 +50,97 @@ def waiting(sender_id: str) -> bool:
 
 
 def pending() -> Dict[str, int]:
+    """Items waiting (or being replayed) per kind, and items set aside ("dead-...")."""
     from bot.resilience.rasa_patches import TRACKERS
 
-    return {kind: len(Spool(kind)) for kind in (TRACKERS, "escalations", MESSAGES, FAILED)}
+    counts = {kind: len(Spool(kind)) for kind in (TRACKERS, "escalations", MESSAGES)}
+    root = spool_root()
+    for kind in (TRACKERS, "escalations", MESSAGES):
+        dead = root / f"dead-{kind}"
+        counts[f"dead-{kind}"] = len(list(dead.glob("*.json"))) if dead.is_dir() else 0
+    return counts
+
+
+async def _already_handled(agent: Any, record: Dict[str, Any]) -> bool:
+    """A replay interrupted after the message was recorded (a crash before the spool item
+    was removed) must not run the message twice."""
+    message_id = record.get("message_id")
+    if not message_id:
+        return False
+    tracker = await agent.tracker_store.retrieve(record["sender_id"])
+    return tracker is not None and any(
+        isinstance(e, UserUttered) and e.message_id == message_id for e in tracker.events)
 
 
 async def flush_once(agent: Any) -> bool:
-    """True when everything spooled has been written/replayed."""
+    """Write/replay everything spooled; raises while the database is still down. False if
+    more was spooled meanwhile (go round again)."""
     from bot.channels.pause import deliver_unless_paused
     from bot.resilience.escalations import flush_escalations
     from bot.resilience.rasa_patches import TRACKERS, TrackerStoreUnavailable, _write_spooled
     from bot.settings import Settings
 
+    for kind in (TRACKERS, "escalations", MESSAGES):
+        Spool(kind).recover_claims()
+
     trackers = Spool(TRACKERS)
     for path in trackers.items():
-        sender = Spool.load(path)["sender_id"]
-        await _write_spooled(agent.tracker_store, sender)  # raises while the database is down
+        try:
+            sender = Spool.load(path)["sender_id"]
+        except FileNotFoundError:
+            continue  # written meanwhile by the conversation itself
+        except Exception:  # noqa: BLE001 - unreadable: _write_spooled sets it aside
+            sender = None
+        if sender is not None:
+            await _write_spooled(agent.tracker_store, sender)  # raises while the database is down
 
     s = Settings.from_env()
-    left = await asyncio.get_running_loop().run_in_executor(None, flush_escalations, s.database_url, s.notifiers)
-    if left:
-        raise ConnectionError("escalations still spooled")
+    # Escalations do not hold back the messages (each message escalates again if it must).
+    await asyncio.get_running_loop().run_in_executor(None, flush_escalations, s.database_url, s.notifiers)
 
     messages = Spool(MESSAGES)
     for path in messages.items():
         claimed = messages.claim(path)
         if claimed is None:
             continue
-        record = Spool.load(claimed)
+        try:
+            record = Spool.load(claimed)
+        except Exception:  # noqa: BLE001
+            messages.dead_letter(claimed)
+            logger.exception("a spooled message could not be read; moved aside")
+            continue
         factory = _outputs.get(record.get("channel") or "")
         output = factory(record["sender_id"]) if factory else CollectingOutputChannel()
         message = UserMessage(record["text"], output, record["sender_id"], input_channel=record.get("channel"),
-                              metadata=record.get("metadata"), message_id=record.get("message_id"))
+                              metadata=record.get("metadata"), message_id=record.get("message_id"),
+                              parse_data=record.get("parse_data"))
         try:
-            await deliver_unless_paused(agent, message, agent.handle_message)
-        except (TrackerStoreUnavailable, SQLAlchemyError):
+            if not await _already_handled(agent, record):
+                await deliver_unless_paused(agent, message, agent.handle_message)
+        except (TrackerStoreUnavailable, SQLAlchemyError, OSError):
             messages.release(claimed)
             raise
         except Exception:  # noqa: BLE001 - one bad message must not block the others
-            logger.exception("a spooled message could not be replayed; kept in %s", FAILED)
-            Spool(FAILED).put(record, sender=record["sender_id"])
+            logger.exception("a spooled message could not be replayed; moved aside for staff")
+            messages.dead_letter(claimed)
+            continue
         messages.done(claimed)
         logger.info("spooled message replayed")
-    return True
+    return not (messages.items() or trackers.items())  # more may have come in meanwhile
 
 
 async def run_forever(agent: Any) -> None:
     global _wake
     _wake = asyncio.Event()
-    for kind in ("trackers", "escalations", MESSAGES):
-        Spool(kind).recover_claims()
     delay = 1.0
     while True:
         try:
-            await flush_once(agent)
+            clear = await flush_once(agent)
             state.update(database_ok=True, last_error="")
             delay = 1.0
+            if not clear:
+                await asyncio.sleep(0.1)
+                continue
             _wake.clear()
             try:
                 # Nothing spooled: sleep until something is (or check now and then anyway,

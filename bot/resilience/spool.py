@@ -21,6 +21,9 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from bot import paths
 
+# A claimed item older than this is taken to belong to a process that is gone.
+CLAIM_MAX_AGE = 300.0
+
 
 def spool_root() -> Path:
     return Path(os.environ.get("SPOOL_DIR") or paths.ROOT / "var" / "spool")
@@ -51,11 +54,16 @@ class Spool:
         return target
 
     def items(self) -> List[Path]:
+        """Unclaimed items, oldest first."""
         return sorted(p for p in self.dir.glob("*.json"))
+
+    def _all(self) -> List[Path]:
+        """Unclaimed and claimed (being replayed right now) items."""
+        return [p for p in self.dir.glob("*.json*") if not p.name.startswith(".")]
 
     def has(self, sender: str) -> bool:
         key = key_of(sender)
-        return any(key in p.name for p in self.dir.glob("*.json"))
+        return any(key in p.name for p in self._all())
 
     def for_sender(self, sender: str) -> List[Path]:
         key = key_of(sender)
@@ -68,6 +76,7 @@ class Spool:
             os.rename(path, claimed)
         except FileNotFoundError:
             return None
+        os.utime(claimed)  # the claim's age, for recover_claims
         return claimed
 
     def release(self, claimed: Path) -> None:
@@ -82,15 +91,34 @@ class Spool:
     def done(claimed: Path) -> None:
         claimed.unlink(missing_ok=True)
 
-    def recover_claims(self) -> None:
-        """Items claimed by a process that died are put back (at start-up)."""
+    def recover_claims(self, max_age: float = CLAIM_MAX_AGE) -> None:
+        """Put back items claimed by a process that died, or claimed so long ago that their
+        replay cannot still be running (in a container every process may be pid 1)."""
+        now = time.time()
         for p in self.dir.glob("*.json.claimed-*"):
             pid = p.name.rsplit("-", 1)[-1]
-            if not pid.isdigit() or not _alive(int(pid)):
-                self.release(p)
+            try:
+                stale = now - p.stat().st_mtime > max_age
+            except FileNotFoundError:
+                continue
+            if stale or not pid.isdigit() or not _alive(int(pid)):
+                try:
+                    self.release(p)
+                except FileNotFoundError:
+                    pass
+
+    def dead_letter(self, claimed: Path) -> Path:
+        """An item that can never be replayed (unreadable, or it fails for a reason other than
+        the database being down) is moved aside for a person to look at, so it never blocks
+        the items behind it. Counted by the readiness check."""
+        target = self.dir.parent / f"dead-{self.dir.name}"
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dest = target / claimed.name.split(".claimed-")[0]
+        os.replace(claimed, dest)
+        return dest
 
     def __len__(self) -> int:
-        return len(self.items())
+        return len(self._all())
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.items())

@@ -43,7 +43,9 @@ def _create_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    # A database that does not answer must fail a request in seconds, not hang it.
+    connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
+    return create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
 
 
 def session_factory(url: str) -> sessionmaker:

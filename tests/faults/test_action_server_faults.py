@@ -71,3 +71,19 @@ def test_slow_action_server_times_out_into_the_safe_reply(stack):
         assert [r.level for r in rows] == ["urgent"]
     finally:
         stack.proxy.up()
+
+
+def test_action_server_down_in_the_middle_of_the_details_form(stack):
+    """The details form's validation runs in the action server too: an emergency reported
+    while the form waits for a name must still get the emergency text and raise the level."""
+    token = new_token(stack.rasa_url)["token"]
+    texts = chat(stack.rasa_url, token, [URGENT])
+    assert any("your name" in t for t in texts), texts  # the form is waiting for a name
+    stack.proxy.down()
+    try:
+        texts = chat(stack.rasa_url, token, [EMERGENCY])
+        assert any(t.startswith("Call ") and "emergency" in t for t in texts), texts
+        rows, _ = escalations_of(stack, conversation_of(token))
+        assert [r.level for r in rows] == ["emergency"]  # the open escalation was raised
+    finally:
+        stack.proxy.up()

@@ -82,3 +82,40 @@ def test_an_escalation_written_while_the_database_is_down_lands_when_it_is_back(
     with transaction(stack.database_url) as s:
         rows = list(s.scalars(select(Escalation).where(Escalation.conversation_id == "outage-direct")))
     assert [(r.level, r.trigger_message) for r in rows] == [("urgent", "fever after the injections")]
+
+
+def test_the_tracker_store_fails_closed_and_a_failed_write_is_kept(stack, monkeypatch, tmp_path):
+    """Rasa's own tracker store, wrapped as Rasa wraps it, with the database stopped: a read
+    raises instead of returning a new empty conversation, and a write is spooled and lands
+    before the conversation is next read."""
+    from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.resilience.rasa_patches import TrackerStoreUnavailable
+
+    monkeypatch.setenv("SPOOL_DIR", str(tmp_path / "spool"))
+    store = FailSafeTrackerStore(SQLTrackerStore(Domain.empty(), host=stack.database_url))
+    sender = "tracker-store-outage"
+    tracker = DialogueStateTracker.from_events(sender, [SessionStarted(), ActionExecuted("action_listen"),
+                                                        UserUttered("first message")])
+
+    async def scenario():
+        await store.save(tracker)
+        stack.postgres.stop()
+        try:
+            with pytest.raises(TrackerStoreUnavailable):
+                await store.retrieve(sender)
+            tracker.update(ActionExecuted("action_listen"))
+            tracker.update(UserUttered("written while the database was down"))
+            await store.save(tracker)  # retried, then spooled: no exception, nothing lost
+            assert len(list((tmp_path / "spool" / "trackers").glob("*.json"))) == 1
+        finally:
+            stack.postgres.start()
+            dispose_all(stack.database_url)
+        again = await store.retrieve(sender)
+        return [e.text for e in again.events if isinstance(e, UserUttered)]
+
+    assert asyncio.run(scenario()) == ["first message", "written while the database was down"]
+    assert not list((tmp_path / "spool" / "trackers").glob("*.json"))

@@ -37,9 +37,14 @@ def test_kubernetes_manifests_are_valid():
             assert spec["template"]["spec"]["containers"][0]["image"]
     rasa = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "rasa")
     assert rasa["spec"]["replicas"] >= 2
-    # A replica that cannot read conversations (database down) takes no new traffic.
-    container = rasa["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/webhooks/health/ready"
+    # The shared database being down must not take every replica out of the Service (the
+    # fail-closed reply must still be served), and the outage spool must outlive a pod.
+    pod = rasa["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/"
+    assert {"name": "SPOOL_DIR", "value": "/spool"} in container["env"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "clinic-spool"
+    assert ("PersistentVolumeClaim", "clinic-spool") in kinds
 
 
 def test_the_balancer_exposes_only_the_patient_facing_routes():

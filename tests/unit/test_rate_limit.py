@@ -20,3 +20,11 @@ def test_zero_turns_it_off_and_bad_values_are_refused(monkeypatch):
     with pytest.raises(ValueError, match="RATE_LIMIT_PER_MINUTE"):
         limiter()
     limiter.cache_clear()
+
+
+def test_memory_is_bounded_whatever_the_number_of_senders():
+    lim = SenderRateLimiter(per_minute=6, burst=1, max_tracked=100)
+    for i in range(5000):
+        lim.check(f"sender-{i}")
+    assert len(lim._buckets) == 100
+    assert lim.check("sender-4999") == "tell"  # recent senders are still limited

@@ -108,9 +108,17 @@
       .then(function (s) {
         localStorage.setItem(TOKEN_KEY, s.token);
         socket = io(server, { path: "/socket.io", auth: { token: s.token }, transports: ["websocket", "polling"] });
-        socket.on("connect", function () { ready = false; toldUnreachable = false; socket.emit("history_request"); });
+        var historyTimer = null;
+        socket.on("connect", function () {
+          ready = false; toldUnreachable = false; socket.emit("history_request");
+          // No history in 10 s: send what waits anyway rather than hold it forever.
+          clearTimeout(historyTimer);
+          historyTimer = setTimeout(function () { onHistory({ unavailable: true }); }, 10000);
+        });
         socket.on("disconnect", function () { ready = false; });
-        socket.on("history", function (h) {
+        function onHistory(h) {
+          clearTimeout(historyTimer);
+          if (ready) return;  // already handled (late history after the timeout)
           if (!h.unavailable) {  // the server could not read the history: keep what is shown
             log.textContent = "";
             (h.messages || []).forEach(function (m) { add(m.from, m.text, m.quick_replies); });
@@ -121,7 +129,8 @@
             socket.emit("user_uttered", { message: q.payload });
           });
           ready = true;
-        });
+        }
+        socket.on("history", onHistory);
         socket.on("bot_uttered", function (m) {
           add("bot", m.text, m.quick_replies);
           setTyping(true);  // more messages may follow: hide shortly after the last one
