@@ -15,6 +15,7 @@ photo is kept with the sender's open escalation for staff, otherwise it gets tha
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -27,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import paths
 from bot.channels.commands import fixed_parse, neutralise
 from bot.channels.delivery import deliver
 from bot.channels.telegram_output import TelegramOutput
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# A hash of the webhook URL and secret last registered with Telegram (no secret in it).
+WEBHOOK_STATE = paths.ROOT / "var" / "telegram-webhook.sha256"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MAX_TEXT_CHARS = 4096  # Telegram's own limit for a message; only a forged update is longer
 MAX_UPDATE_ID = 2**63 - 1  # telegram_updates.update_id is a BIGINT
@@ -213,14 +217,20 @@ class TelegramInput(InputChannel):
 
     async def _ensure_webhook(self) -> None:
         """Point Telegram at our webhook, with the secret, only when it is not already so
-        (Rasa's channel called setWebhook at every start)."""
+        (Rasa's channel called setWebhook at every start). Telegram never tells us the secret
+        it holds, so a fingerprint of the URL and secret last registered is kept: a rotated
+        secret is registered at the next start instead of every update being refused."""
         if not self.webhook_url:
             return
+        fingerprint = hashlib.sha256(f"{self.webhook_url}\n{self.secret}".encode()).hexdigest()
         try:
             info = await self.bot.get_webhook_info()
-            if info.url != self.webhook_url:
+            stored = WEBHOOK_STATE.read_text().strip() if WEBHOOK_STATE.exists() else ""
+            if info.url != self.webhook_url or stored != fingerprint:
                 await self.bot.set_webhook(self.webhook_url, secret_token=self.secret,
                                            allowed_updates=ALLOWED_UPDATES)
+                WEBHOOK_STATE.parent.mkdir(parents=True, exist_ok=True)
+                WEBHOOK_STATE.write_text(fingerprint + "\n")
                 logger.info("telegram webhook set")
         except Exception:  # noqa: BLE001 - the channel still answers what reaches it
             logger.exception("could not set the telegram webhook")

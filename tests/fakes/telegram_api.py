@@ -21,6 +21,7 @@ class FakeTelegramAPI:
         self.calls: List[Tuple[str, Dict[str, Any]]] = []
         self.updates: List[dict] = []
         self.files: Dict[str, bytes] = {}
+        self.webhook: Dict[str, Any] = {}
         self._message_id = 100
         api = self
 
@@ -89,7 +90,9 @@ class FakeTelegramAPI:
             return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files.get(file_id, b"")),
                     "file_path": file_id}
         if method == "getWebhookInfo":
-            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+            return {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
+        if method == "setWebhook":
+            self.webhook = dict(params)
         return True
 
     def sent(self, method: str = "sendMessage") -> List[Dict[str, Any]]:
