@@ -82,6 +82,10 @@ def authenticate(url: str, username: str, password: str, now: Optional[dt.dateti
             logger.warning("console sign-in failed for an unknown or inactive user")
             return None, "invalid"
         if user.locked_until and user.locked_until > now:
+            try:  # the same work as any other attempt: the timing does not reveal the lock
+                _hasher.verify(_DUMMY_HASH, password or "")
+            except VerificationError:
+                pass
             logger.warning("console sign-in refused: user id %s is temporarily locked", user.id)
             return None, "locked"
         try:

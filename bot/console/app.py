@@ -140,12 +140,16 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             return PlainTextResponse("This form has expired; go back and try again.", status_code=403)
         # Cleaned: it is looked up and written to the audit log, and PostgreSQL refuses NUL.
         username = clean_text(str(form.get("username") or ""))[:64]
-        staff, problem = accounts.authenticate(url, username, str(form.get("password") or ""))
+        # Argon2 is slow on purpose: off the event loop, so one sign-in never stalls the others.
+        staff, problem = await asyncio.to_thread(accounts.authenticate, url, username,
+                                                 str(form.get("password") or ""))
         if staff is None:
             await asyncio.sleep(FAILED_SIGN_IN_DELAY)
             review.record_audit(url, username or "-", "login_failed", detail=problem)
-            message = ("Too many failed attempts; wait a few minutes and try again." if problem == "locked"
-                       else "Wrong user name or password.")
+            # One message for every failure: saying "locked" would tell an attacker that the
+            # user name exists (only real accounts lock).
+            message = ("Wrong user name or password. After several failed attempts, signing in "
+                       "is paused for a few minutes.")
             return templates.TemplateResponse(request, "login.html",
                                               {"csrf": form.get("csrf"), "error": message, "staff": None},
                                               status_code=401)

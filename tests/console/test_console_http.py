@@ -124,3 +124,30 @@ def test_curation_groups_similar_questions_with_counts(console):
     assert per_day(console.url)[-1]["unanswered"] >= 5
     page = sign_in(console, STAFF).get("/curation").text
     assert "<svg" in page and "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
+
+
+def test_a_locked_account_gets_the_same_answer_as_a_wrong_password(console):
+    """Only real accounts lock, so a distinct "locked" message would confirm a user name."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from bot.console.accounts import create_user
+    from bot.storage.db import transaction
+    from bot.storage.models import StaffUser
+
+    create_user(console.url, "locked_lu", PASSWORD, "staff")
+    with transaction(console.url) as s:
+        s.execute(update(StaffUser).where(StaffUser.username == "locked_lu")
+                  .values(locked_until=dt.datetime.utcnow() + dt.timedelta(minutes=5)))
+
+    def attempt(username, password):
+        c = client(console)
+        resp = c.post("/login", data={"csrf": csrf_from(c.get("/login").text), "username": username,
+                                      "password": password})
+        return resp.status_code, resp.text.replace(csrf_from(resp.text), "")
+
+    locked = attempt("locked_lu", PASSWORD)  # even the right password, while locked
+    unknown = attempt("nobody_here", PASSWORD)
+    assert locked[0] == unknown[0] == 401
+    assert "Wrong user name or password" in locked[1] and locked[1] == unknown[1]
