@@ -21,6 +21,7 @@ from pathlib import Path
 from bot import paths
 from bot.logging_setup import configure_logging
 from bot.model import verified_model
+from bot.notify.factory import build_notifiers
 from bot.processes import project_env, stop, wait_http
 from bot.settings import Settings, SettingsError
 from bot.storage.db import upgrade
@@ -40,8 +41,11 @@ def main() -> int:
     configure_logging()
     settings = Settings.from_env()
     try:
-        settings.retention_days  # the worker would refuse it; say so before starting anything
-    except SettingsError as exc:
+        # What the worker would refuse, said before anything starts: a bad retention value, or
+        # a staff notifier without its settings (its alerts would never be delivered).
+        settings.retention_days
+        build_notifiers(settings.notifiers)
+    except (SettingsError, ValueError) as exc:
         print(f"not starting: {exc}", file=sys.stderr)
         return 2
     upgrade(settings.database_url)

@@ -74,3 +74,17 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
     # No Telegram credentials here: one clear error, and the web chat ran all along.
     rasa_log = (tmp_path / "logs" / "rasa.log").read_text(errors="replace")
     assert rasa_log.count("Telegram channel disabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET") == 1
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ({"STAFF_NOTIFIERS": "log,webhook"}, "STAFF_WEBHOOK_URL"),
+    ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
+])
+def test_a_setting_the_worker_would_refuse_stops_the_start_with_a_message(tmp_path, setting, expected):
+    env = project_env(DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", LOG_DIR=str(tmp_path / "logs"),
+                      RASA_PORT=str(free_port()), **setting)
+    env.pop("STAFF_WEBHOOK_URL", None)
+    out = subprocess.run([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and "not starting" in out.stderr and expected in out.stderr
+    assert not (tmp_path / "logs" / "rasa.log").exists()  # nothing was started
