@@ -1,26 +1,46 @@
-"""A 400, not a 500, for action-server requests that are not action calls.
+"""Who may call the action server, and a 400 (not a 500) for what is not an action call.
+
+Only the Rasa server may call it: our actions read and write any conversation (a forged call
+could delete a patient's data or fake an escalation), and in a deployment the action server
+listens on the internal network. The Rasa server sends a shared secret in the X-Action-Token
+header (endpoints.yml, ACTION_SERVER_TOKEN); a call without it gets 401. In production the
+secret is required (the server refuses to start without one); in development it is checked
+whenever it is set (`make run` always sets one).
 
 rasa_sdk's POST /webhook answers malformed JSON with 400 (after logging it as an ERROR with a
 traceback: its catch-all handler sees Sanic's BadRequest first), and any other JSON it cannot use
 (a list, a string, an object without a tracker, a tracker that is a string, a message text
 that is a number) raises inside rasa_sdk or our actions, and its catch-all handler answers
 500 with the whole request body echoed back (patient text included) and logs a traceback.
-Found by tests/e2e/test_bad_input.py. Only the Rasa server calls this endpoint (on loopback),
-and it always sends well-formed calls, so this changes nothing for real traffic.
+Found by tests/e2e/test_bad_input.py. The Rasa server always sends well-formed calls, so this
+changes nothing for real traffic.
 
 rasa_sdk's create_app() makes its Sanic app before it imports the actions package, so the
-app can be found by name here and given a request middleware that checks the envelope and the
-fields our actions read, before rasa_sdk sees the request.
+app can be found by name here and given a request middleware that checks the caller, the
+envelope and the fields our actions read, before rasa_sdk sees the request.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
 import zlib
 from typing import Any, Optional
 
 logger = logging.getLogger(__name__)
 SDK_APP = "rasa_sdk"
+TOKEN_HEADER = "X-Action-Token"
+MAX_CALL_BYTES = 20 * 1024 * 1024  # a long conversation's tracker is far smaller
+
+
+def expected_token() -> Optional[str]:
+    """ACTION_SERVER_TOKEN; required in production (get_secret refuses to start without it)."""
+    from bot.secrets import get_secret, production
+
+    if production():
+        return get_secret("ACTION_SERVER_TOKEN")
+    return os.environ.get("ACTION_SERVER_TOKEN") or None
 
 
 def _is(value: Any, kind, optional: bool = True) -> bool:
@@ -60,14 +80,22 @@ def install() -> None:
     except Exception:  # noqa: BLE001 - not inside the action server (e.g. unit tests import actions)
         return
 
+    token = expected_token()
+
     @app.middleware("request")
     async def refuse_what_is_not_an_action_call(request):
-        if request.method != "POST" or request.path != "/webhook":
+        if request.method != "POST" or request.path.rstrip("/") != "/webhook":
             return None
+        if token and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), token.encode()):
+            logger.warning("action server: call without the right %s refused", TOKEN_HEADER)
+            return response.json({"error": "unauthorised"}, status=401)
         body = request.body or b""
         try:
             if request.headers.get("Content-Encoding") == "deflate":
-                body = zlib.decompress(body)
+                inflater = zlib.decompressobj()
+                body = inflater.decompress(body, MAX_CALL_BYTES)
+                if inflater.unconsumed_tail:
+                    return response.json({"error": "action call too large"}, status=413)
             call = json.loads(body)
         except (ValueError, zlib.error, RecursionError):
             return response.json({"error": "expected a JSON action call"}, status=400)

@@ -3,6 +3,7 @@ benchmarks); every server binds to loopback only."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -53,8 +54,18 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
         proc.wait(timeout=5)
 
 
+# The shared secret the Rasa server sends the action server (endpoints.yml headers): one per
+# launching process unless configured, so every server it starts agrees on it.
+_ACTION_SERVER_TOKEN = secrets.token_urlsafe(32)
+
+
+def action_server_token() -> str:
+    return os.environ.get("ACTION_SERVER_TOKEN") or _ACTION_SERVER_TOKEN
+
+
 def project_env(**overrides: str) -> Dict[str, str]:
     env = dict(os.environ)
+    env["ACTION_SERVER_TOKEN"] = action_server_token()
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Never send telemetry or crash reports (which can hold patient text) to Rasa's servers.

@@ -52,6 +52,9 @@ def read_request(body: bytes) -> Tuple[Optional[str], Optional[str], Optional[st
     if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS \
             or not sender.isprintable():
         return None, None, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} printable characters"
+    if sender.startswith("web-") or sender.lstrip("-").isdigit():
+        # Web chat and Telegram conversation ids: REST must not write into them.
+        return None, None, "'sender' must not be a web chat or Telegram conversation id"
     if not isinstance(text, str):
         return None, None, "'message' must be a string"
     return sender, neutralise(text)[:MAX_MESSAGE_CHARS], None
@@ -82,6 +85,9 @@ class RestInput(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request):
+            # JSON only: a cross-site form or text/plain post (no CORS preflight) is refused.
+            if not (request.headers.get("content-type") or "").lower().startswith("application/json"):
+                return response.json({"error": "expected Content-Type: application/json"}, status=400)
             sender, text, problem = read_request(request.body)
             if problem:
                 return response.json({"error": problem}, status=400)

@@ -76,6 +76,12 @@ def valid_update(body: Optional[bytes]) -> Optional[Dict[str, Any]]:
     return data if _fields_we_read_are_well_typed(update) else None
 
 
+def _names_a_symptom(text: str) -> bool:
+    from bot.triage.tokenizer import shared_engine
+
+    return shared_engine().assess(text).level != "none"
+
+
 def _fields_we_read_are_well_typed(update) -> bool:
     def chat_ok(chat) -> bool:
         return chat is not None and type(chat.id) is int and isinstance(chat.type, str)
@@ -275,20 +281,25 @@ class TelegramInput(InputChannel):
                 if command == "human":
                     return await self._to_rasa(on_new_message, "/human", chat_id, out, update.update_id,
                                                parse=fixed_parse("ask_human", "/human"))
+                if _names_a_symptom(neutralise(text)):
+                    # "/bleeding": not a command we know, but a warning sign must be triaged.
+                    return await self._to_rasa(on_new_message, neutralise(text), chat_id, out, update.update_id)
                 return await out.send_text_message(str(chat_id), say("telegram_unknown_command"))
             # "/help my scalp is bleeding": words after a slash are read as words, and triaged.
             await self._to_rasa(on_new_message, neutralise(text), chat_id, out, update.update_id)
             return
-        if message.photo:
-            try:
-                await self._photo(message, out, say)
-            except Exception:  # noqa: BLE001 - the caption below may carry a warning sign
-                logger.exception("telegram: could not keep a photo of update %s", update.update_id)
         if message.caption:
-            # A caption can carry a warning sign ("bleeding since the procedure").
+            # A caption can carry a warning sign ("bleeding since the procedure"): triaged
+            # first, so the escalation it opens is there for the photo to be kept with.
             await self._to_rasa(on_new_message, neutralise(message.caption), chat_id, out, update.update_id)
-            return
         if message.photo:
+            if update.message is not None:  # an edited caption re-sends the same photo: kept once
+                try:
+                    await self._photo(message, out, say)
+                except Exception:  # noqa: BLE001
+                    logger.exception("telegram: could not keep a photo of update %s", update.update_id)
+            return
+        if message.caption:
             return
         await out.send_text_message(str(chat_id), say("telegram_text_only"))
 

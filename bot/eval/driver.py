@@ -97,13 +97,17 @@ def running_assistant(model_path: Path, work_dir: Optional[Path] = None,
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
+    from actions.webhook_guard import TOKEN_HEADER
+    from bot.processes import action_server_token
+
     with tempfile.TemporaryDirectory(prefix="clinic-assistant-") as tmp:
         work = Path(work_dir or tmp)
         url = database_url or f"sqlite:///{work / 'assistant.db'}"
         upgrade(url)
         with action_server(url, log_path=work / "action-server.log", extra_env=extra_env) as action_url:
             agent = Agent.load(str(model_path), tracker_store=SQLTrackerStore(host=url),
-                               action_endpoint=EndpointConfig(url=action_url))
+                               action_endpoint=EndpointConfig(url=action_url,
+                                                               headers={TOKEN_HEADER: action_server_token()}))
             driver = AssistantDriver(agent, url)
             try:
                 yield driver

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import text, func, select, update
 
 from bot.escalation.store import OPEN_STATUSES
 from bot.privacy.deletion import (PURGE_ACTION, RETENTION, Purged, escalation_levels, has_personal_fields,
@@ -55,7 +55,12 @@ class RetentionResult:
 def _from_epoch(ts: Optional[float]) -> Optional[dt.datetime]:
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).replace(tzinfo=None)
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        # A timestamp no date can hold (e.g. milliseconds appended through Rasa's API): read
+        # as "active", so that conversation is kept and never stops the job for the others.
+        return dt.datetime.max
 
 
 def _latest(into: Dict[str, dt.datetime], rows: Iterable[Tuple[str, Optional[dt.datetime]]]) -> None:
@@ -127,9 +132,23 @@ def _open_escalations(session, conversation_id: Optional[str] = None) -> Dict[st
     return out
 
 
+def _ensure_activity_index(url: str) -> None:
+    """Rasa indexes events by sender only; the latest activity per conversation needs
+    (sender, timestamp), or every run reads the whole table. Made once, in its own
+    transaction (two workers may race to make it: the loser's error is harmless)."""
+    try:
+        with transaction(url) as s:
+            if has_tracker_store(s):
+                s.execute(text("CREATE INDEX IF NOT EXISTS ix_events_sender_timestamp "
+                               "ON events (sender_id, timestamp)"))
+    except Exception:  # noqa: BLE001 - made by the other worker, or not possible: only slower
+        logger.debug("retention: activity index not created here", exc_info=True)
+
+
 def due_conversations(url: str, cutoff: dt.datetime) -> Tuple[List[str], Dict[str, List[int]], bool]:
     """(conversations to purge, oldest activity first; those kept for an open escalation;
     whether Rasa's tracker store is in this database)."""
+    _ensure_activity_index(url)
     with transaction(url) as s:
         tracker_store = has_tracker_store(s)
         last, with_events = _last_activity(s, tracker_store)
@@ -184,7 +203,11 @@ def purge_expired(url: str, retention_days: int, now: Optional[dt.datetime] = No
     due, result.kept_open, tracker_store = due_conversations(url, result.cutoff)
     result.telegram_updates = _expire_telegram_updates(url, result.cutoff, now)
     for conversation_id in due[:limit]:
-        outcome, detail = _purge_one(url, conversation_id, result.cutoff, now, tracker_store)
+        try:
+            outcome, detail = _purge_one(url, conversation_id, result.cutoff, now, tracker_store)
+        except Exception:  # noqa: BLE001 - one conversation must not stop the others' purge
+            logger.exception("retention: conversation %s could not be purged; kept for now", conversation_id)
+            continue
         if outcome == "open":
             result.kept_open[conversation_id] = detail
         elif outcome == "purged" and detail.total():

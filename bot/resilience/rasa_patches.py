@@ -25,7 +25,7 @@ from typing import Any, List, Optional
 from rasa.core.actions import action as rasa_action
 from rasa.core import tracker_store as rasa_tracker_store
 from rasa.core.tracker_store import FailSafeTrackerStore
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.resilience import fallback
@@ -61,9 +61,14 @@ async def _run_or_degrade(self, output_channel, nlg, tracker, domain) -> List[An
         logger.error("custom action %s failed (%s): sending the degraded turn", self.name(),
                      type(exc).__name__)
         if self.name() == rasa_action.ACTION_SESSION_START_NAME:
-            # Start the session the way stock Rasa does (our version only adds the disclaimer);
-            # the message's own turn then says what is wrong, once.
-            return await rasa_action.ActionSessionStart().run(output_channel, nlg, tracker, domain)
+            # Start the session without the disclaimer (the message's own turn says what is
+            # wrong, once) and carry over only what our own session start would: not the
+            # patient's name or contact (stock Rasa would carry every slot).
+            from actions.session import CARRIED_OVER_SLOTS
+
+            carried = [SlotSet(s, tracker.get_slot(s)) for s in CARRIED_OVER_SLOTS
+                       if s in tracker.slots and tracker.get_slot(s) is not None]
+            return [SessionStarted(), *carried, ActionExecuted(rasa_action.ACTION_LISTEN_NAME)]
         return await degraded_turn(tracker)
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Iterable, List, Optional
 
 from bot import paths
-from bot.escalation.levels import more_serious
-from bot.triage.normalise import Normaliser, chunk_end
+from bot.escalation.levels import more_serious, rank
+from bot.triage.normalise import INVISIBLE, Normaliser, chunk_end
 from bot.triage.rules import RULES_DIR, TriageRules, load_rules
 from bot.triage.timing import days_since_treatment
 
@@ -117,8 +117,19 @@ class TriageEngine:
 
     def assess(self, text: str, days: Optional[int] = None, treated: bool = False) -> TriageResult:
         """Triage one message. `days` and `treated` carry what is already known from earlier
-        in the conversation (or a form); the message itself can only add to them."""
-        text = text or ""
+        in the conversation (or a form); the message itself can only add to them.
+
+        Invisible characters are dropped by the normaliser ("fe\u200bver" is a fever), but one
+        pasted between two words would join them ("high\u200bfever"): such a message is also
+        read with them as spaces, and the more serious reading counts."""
+        result = self._assess(text or "", days, treated)
+        if INVISIBLE.search(text or ""):
+            spaced = self._assess(INVISIBLE.sub(" ", text), days, treated)
+            if rank(spaced.level) > rank(result.level):
+                return spaced
+        return result
+
+    def _assess(self, text: str, days: Optional[int], treated: bool) -> TriageResult:
         norm, offsets = self.normalise(text)
         rules = self.rules
         treated = treated or any(p.search(norm) for p in rules.treated)

@@ -98,7 +98,7 @@ def nfkc_with_origin(text: str) -> Tuple[str, List[int]]:
     characters (zero-width space, soft hyphen, direction marks: category Cf) are dropped, so
     "fe\\u200bver" pasted from a phone is still a fever."""
     text = _SURROGATE.sub("\ufffd", text)
-    if unicodedata.is_normalized("NFKC", text) and not any(unicodedata.category(c) == "Cf" for c in text):
+    if unicodedata.is_normalized("NFKC", text) and not INVISIBLE.search(text):
         return text, list(range(len(text)))
     out: List[str] = []
     origin: List[int] = []
@@ -106,11 +106,25 @@ def nfkc_with_origin(text: str) -> Tuple[str, List[int]]:
     for i in range(1, len(text) + 1):
         if i < len(text) and unicodedata.combining(text[i]):
             continue
-        chunk = "".join(c for c in unicodedata.normalize("NFKC", text[start:i]) if unicodedata.category(c) != "Cf")
+        chunk = "".join(c for c in unicodedata.normalize("NFKC", text[start:i]) if not invisible(c))
         out.append(chunk)
         origin.extend([start] * len(chunk))
         start = i
     return "".join(out), origin
+
+
+# Characters that show nothing: format characters (category Cf: zero-width space and joiners,
+# soft hyphen, direction marks) and the other default-ignorable code points (combining
+# grapheme joiner, variation selectors, Hangul fillers). Pasted inside a word they hide it
+# from the sign rules; between two words, removing them joins the words (the engine also
+# reads the message with them as spaces, see TriageEngine.assess).
+_IGNORABLE_RANGES = "\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef"
+_FORMAT = "".join(chr(c) for c in range(0x110000) if 0xD800 > c or c > 0xDFFF if unicodedata.category(chr(c)) == "Cf")
+INVISIBLE = re.compile(f"[{re.escape(_FORMAT)}{_IGNORABLE_RANGES}]")
+
+
+def invisible(char: str) -> bool:
+    return bool(INVISIBLE.match(char))
 
 
 def chunk_end(text: str, index: int) -> int:

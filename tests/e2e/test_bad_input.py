@@ -22,6 +22,7 @@ from bot.escalation.store import EscalationStore
 from bot.storage.db import get_engine, transaction
 from bot.storage.models import Escalation
 from tests.console.conftest import csrf_from
+from bot.processes import action_server_token
 from tests.e2e.bad_input_helpers import (STAFF_PASSWORD, STAFF_USER, LogWatch, action_server_url, http,
                                          queue_left_as_found, staff_client, user_texts, webchat_session,
                                          webchat_turns)
@@ -245,7 +246,8 @@ def test_webchat_session_without_a_usable_token_gets_a_fresh_session(live):
 
 @pytest.mark.parametrize("body,ctype", ACTIONS_BAD, ids=_ids(ACTIONS_BAD))
 def test_action_server_refuses_what_is_not_an_action_call(live, logs, body, ctype):
-    status, answer = http("POST", f"{action_server_url(live)}/webhook", body, ctype)
+    status, answer = http("POST", f"{action_server_url(live)}/webhook", body, ctype,
+                          headers={"X-Action-Token": action_server_token()})
     assert status == 400
     assert b"request_body" not in answer  # rasa_sdk's 500 echoed the whole request back
     assert not logs.unhandled(), logs.unhandled()
@@ -295,3 +297,15 @@ def test_console_forms_with_a_broken_body_are_a_400(live, staff, escalation_id, 
     assert staff.post(path, data={**fields, "note": "called\x00 back"}).status_code == 303
     assert "called  back" in staff.get(path).text
     assert not logs.unhandled(), logs.unhandled()
+
+
+def test_the_action_server_refuses_calls_without_the_shared_secret(live, logs):
+    """Anything else on the network must not run our actions (a forged "yes" to the deletion
+    offer would delete another patient's data)."""
+    call = json.dumps({"next_action": "action_request_human", "domain": {},
+                       "tracker": {"sender_id": "someone-else", "slots": {}, "events": [],
+                                   "latest_message": {"text": "I want a person"}}}).encode()
+    for path, headers in [("/webhook", {}), ("/webhook/", {}), ("/webhook", {"X-Action-Token": "guess"})]:
+        status, _ = http("POST", f"{action_server_url(live)}{path}", call, headers=headers)
+        assert status == 401, (path, headers)
+    assert not EscalationStore(live.database_url).all_for("someone-else")  # nothing ran

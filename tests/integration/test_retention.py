@@ -340,3 +340,15 @@ def test_the_worker_purges_and_refuses_a_malformed_setting(db_url):
     assert worker("").returncode == 0 and "Okapi-msg" in dump(db_url)  # default: a year
     assert worker("30").returncode == 0
     assert traces(dump(db_url), "Okapi") == [] and [d.reason for d in stubs(db_url, "c-w")] == [RETENTION]
+
+
+def test_a_timestamp_no_date_can_hold_keeps_that_conversation_and_stops_nothing(db_url):
+    """An event stamped in milliseconds (e.g. appended through Rasa's API) once made every run
+    fail; now that conversation counts as active and the others are purged."""
+    save_tracker(db_url, "c-ok", tracker_events("Okapi1x", OLD))
+    events = tracker_events("Okapi2x", OLD)
+    events.append(UserUttered("stamped in milliseconds", timestamp=epoch(OLD) * 1000))
+    save_tracker(db_url, "c-ms", events)
+    result = purge_expired(db_url, 365)
+    assert set(result.purged) == {"c-ok"}
+    assert "Okapi2x" in dump(db_url) and "Okapi1x" not in dump(db_url)

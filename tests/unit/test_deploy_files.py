@@ -19,7 +19,7 @@ def test_compose_file_is_valid_and_complete():
         assert services[name]["environment"]["CLINIC_ENV"] == "production"
     # No secret value is written in the file: they all come from the environment.
     text = (DEPLOY / "docker-compose.yml").read_text()
-    for secret in ("RASA_API_TOKEN", "WEBCHAT_SECRET", "POSTGRES_PASSWORD"):
+    for secret in ("RASA_API_TOKEN", "WEBCHAT_SECRET", "POSTGRES_PASSWORD", "ACTION_SERVER_TOKEN"):
         assert f"${{{secret}:?" in text
     assert services["console"]["ports"] == ["127.0.0.1:8081:8081"]
 
@@ -63,6 +63,8 @@ def test_the_balancer_exposes_only_the_patient_facing_routes():
 
 def test_replica_endpoints_use_the_atomic_lock_store():
     endpoints = yaml.safe_load((DEPLOY / "endpoints.replicas.yml").read_text())
+    # The action server only takes calls that carry the shared secret.
+    assert endpoints["action_endpoint"]["headers"] == {"X-Action-Token": "${ACTION_SERVER_TOKEN}"}
     assert endpoints["lock_store"]["type"] == "bot.storage.lock_store.AtomicRedisLockStore"
     assert endpoints["tracker_store"]["type"] == "SQL"
     from bot.storage.lock_store import AtomicRedisLockStore  # importable by Rasa
