@@ -325,8 +325,15 @@ class TelegramInput(InputChannel):
         photo = message.photo[-1]  # the largest size Telegram offers
         if photo.file_size and photo.file_size > MAX_ATTACHMENT_BYTES:
             return await out.send_text_message(conversation, say("telegram_photo_too_big"))
-        file = await self.bot.get_file(photo.file_id)
-        data = bytes(await file.download_as_bytearray())
+        from telegram.error import TelegramError
+
+        try:
+            file = await self.bot.get_file(photo.file_id)
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:  # Telegram's side: say so, so the patient can send it again
+            logger.warning("telegram: photo of chat %s could not be downloaded (%s)", conversation,
+                           type(exc).__name__)
+            return await out.send_text_message(conversation, say("telegram_photo_failed"))
         if len(data) > MAX_ATTACHMENT_BYTES:
             return await out.send_text_message(conversation, say("telegram_photo_too_big"))
         add_attachment(url, esc.id, "image/jpeg", data)

@@ -31,8 +31,10 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if proxy.delay:
                     time.sleep(proxy.delay)
+                # Forwarded as the Rasa server sent them (the action server checks X-Action-Token).
+                hop = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
                 req = urllib.request.Request(proxy.upstream + self.path, data=body, method="POST",
-                                             headers={"Content-Type": self.headers.get("Content-Type", "application/json")})
+                                             headers={k: v for k, v in self.headers.items() if k.lower() not in hop})
                 try:
                     with urllib.request.urlopen(req, timeout=60) as resp:
                         status, data = resp.status, resp.read()
