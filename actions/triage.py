@@ -17,6 +17,7 @@ from actions.services import (channel_of, clinic, escalate, knowledge_base, say,
                               yes_no_buttons)
 from bot.knowledge.serving import Decision
 from bot.escalation.levels import ESCALATING_LEVELS, more_serious
+from bot.escalation.store import symptom_records
 
 logger = logging.getLogger(__name__)
 TREATMENT_DATE_SLOT = "treatment_date"
@@ -83,14 +84,13 @@ class ActionTriageResponse(Action):
             # After the warning-sign reply, ask for the details staff need, unless the form is
             # already running (a second symptom mid-form) or everything is known.
             ask_details = not tracker.active_loop.get("name") and details_missing(tracker)
-            counted = [f for f in findings if f.get("level") != "none"]
             # Written now, or spooled and retried until it lands: the safety reply below
             # never waits for (or depends on) the database.
             escalate(
                 conversation_id=tracker.sender_id, channel=channel_of(tracker),
                 sender_id=tracker.sender_id, level=level, reason="symptoms",
                 trigger_message=text,
-                symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")} for f in counted],
+                symptoms=symptom_records(findings),
             )
         if level == "emergency":
             say(dispatcher, "triage_emergency", label="triage", triage_level=level)

@@ -3,6 +3,8 @@ import asyncio
 import json
 import urllib.request
 
+from itsdangerous import URLSafeTimedSerializer
+
 
 def new_token(base_url, token=None):
     req = urllib.request.Request(f"{base_url}/webhooks/webchat/session", method="POST",
@@ -11,37 +13,53 @@ def new_token(base_url, token=None):
     return json.loads(urllib.request.urlopen(req, timeout=30).read())
 
 
-async def converse(base_url, token, messages, quiet=1.0, max_wait=20.0):
-    """Connect with a token, fetch the history, send each message and collect the replies
-    until the bot has been quiet for `quiet` seconds. Returns (replies, history)."""
+def conversation_of(token):
+    """The conversation id a session token names (its payload is readable without the
+    secret; only the signature needs it)."""
+    return URLSafeTimedSerializer("unused").loads_unsafe(token)[1]
+
+
+async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, history=False, extra=None):
+    """Connect with a token, optionally fetch the history, send each message (with `extra`
+    fields in the payload) and collect the bot's messages until it has been quiet for
+    `quiet` seconds. Returns (one list of bot messages per message sent, history)."""
     import socketio
 
     client = socketio.AsyncClient()
-    got, history, history_came = [], [], asyncio.Event()
+    got, past, history_came = [], [], asyncio.Event()
     client.on("bot_uttered", lambda data: got.append(data))
 
     def on_history(data):
-        history.extend(data.get("messages") or [])
+        past.extend(data.get("messages") or [])
         history_came.set()
 
     client.on("history", on_history)
     await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
-    await client.emit("history_request")
-    await asyncio.wait_for(history_came.wait(), 15)
+    if history:
+        await client.emit("history_request")
+        await asyncio.wait_for(history_came.wait(), 15)
     loop = asyncio.get_running_loop()
+    turns = []
     for text in messages:
         before = len(got)
-        await client.emit("user_uttered", {"message": text})
+        await client.emit("user_uttered", {"message": text, **(extra or {})})
         start = last_change = loop.time()
         seen = before
         while loop.time() - start < max_wait:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
             if len(got) != seen:
                 seen, last_change = len(got), loop.time()
             elif len(got) > before and loop.time() - last_change > quiet:
                 break
+        turns.append(got[before:])
     await client.eio.disconnect(abort=True)  # a graceful close waits out a long-poll cycle
-    return got, history
+    return turns, past
+
+
+async def converse(base_url, token, messages, quiet=1.0, max_wait=20.0, extra=None):
+    """(all the bot's messages, the history the server sent on connecting)."""
+    turns, past = await converse_turns(base_url, token, messages, quiet, max_wait, history=True, extra=extra)
+    return [m for turn in turns for m in turn], past
 
 
 def chat(base_url, token, messages, **kw):

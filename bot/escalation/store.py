@@ -20,6 +20,13 @@ from bot.storage.models import Escalation, EscalationEvent, OutboxMessage, utcno
 OPEN_STATUSES = ("open", "acknowledged")
 
 
+def symptom_records(findings: Iterable[dict]) -> List[dict]:
+    """What an escalation keeps of the triage findings: the signs that counted, and where
+    they are in the patient's message."""
+    return [{k: f.get(k) for k in ("label", "level", "text", "start", "end")}
+            for f in findings if f.get("level") != "none"]
+
+
 @dataclass(frozen=True)
 class EscalationResult:
     escalation_id: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
@@ -78,7 +79,7 @@ def ensure_retry_thread(database_url: str, notifiers: Sequence[str], root: Optio
         def run() -> None:
             delay = RETRY_SECONDS
             while True:
-                threading.Event().wait(delay)
+                time.sleep(delay)
                 if flush_escalations(database_url, notifiers, root) == 0:
                     return
                 delay = min(delay * 2, 30.0)

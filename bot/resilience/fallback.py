@@ -41,6 +41,7 @@ def escalates(level: str) -> bool:
 def escalate(sender_id: str, channel: str, text: str, parse: Dict[str, Any], level: str,
              actor: str = "assistant (degraded)") -> None:
     """Record a warning sign from the Rasa server itself (spooled if the database is down)."""
+    from bot.escalation.store import symptom_records
     from bot.resilience.escalations import record_escalation
     from bot.settings import Settings
 
@@ -49,7 +50,6 @@ def escalate(sender_id: str, channel: str, text: str, parse: Dict[str, Any], lev
     record_escalation(
         s.database_url, s.notifiers, conversation_id=sender_id, channel=channel, sender_id=sender_id,
         level=level, reason="symptoms", trigger_message=text,
-        symptoms=[{k: f.get(k) for k in ("label", "level", "text", "start", "end")}
-                  for f in findings if f.get("level") != "none"],
+        symptoms=symptom_records(findings),
         actor=actor,
     )

@@ -36,12 +36,13 @@ def key_of(sender: str) -> str:
 
 class Spool:
     def __init__(self, kind: str, root: Optional[Path] = None):
+        # Made on the first put: checking for waiting items (every message) costs one glob.
         self.dir = (root or spool_root()) / kind
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def put(self, record: Dict[str, Any], sender: str, replace: bool = False) -> Path:
         """Store `record`. With `replace`, one item per sender (the newest wins), e.g. a whole
         tracker; otherwise items queue in arrival order."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{key_of(sender)}.json" if replace else f"{time.time_ns():020d}-{key_of(sender)}-{uuid.uuid4().hex[:8]}.json"
         target = self.dir / name
         tmp = self.dir / f".{uuid.uuid4().hex}.tmp"

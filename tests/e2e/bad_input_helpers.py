@@ -3,7 +3,6 @@ never raises, the web chat over real socket.io one turn at a time, the action se
 address, a signed-in staff member, and a watch on the servers' logs for unhandled
 exceptions."""
 import asyncio
-import json
 import re
 import types
 import urllib.error
@@ -12,8 +11,6 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-import socketio
-from itsdangerous import URLSafeTimedSerializer
 
 from sqlalchemy import func, select
 
@@ -22,6 +19,8 @@ from bot.processes import launched_children
 from bot.storage.db import transaction
 from bot.storage.models import Escalation
 from tests.console.conftest import csrf_from, sign_in
+from tests.e2e.channel_clients import tracker
+from tests.webchat_client import converse_turns
 
 LOGS = ("rasa.log", "actions.log", "console.log")
 # An unhandled exception, whoever logs it: Python's traceback header, Sanic's and Rasa's
@@ -41,52 +40,14 @@ def http(method, url, body=b"", content_type="application/json", headers=None, t
         return err.code, err.read()
 
 
-def tracker(live, conversation):
-    url = (f"{live.rasa_url}/conversations/{urllib.parse.quote(str(conversation), safe='')}/tracker"
-           f"?token={live.api_token}")
-    return json.loads(urllib.request.urlopen(url, timeout=30).read())
-
-
 def user_texts(live, conversation):
     return [e.get("text") for e in tracker(live, conversation)["events"] if e.get("event") == "user"]
 
 
-def webchat_session(live):
-    """A server-issued session: (token, the conversation id it names). The token's payload is
-    readable without the secret; only its signature needs it."""
-    status, body = http("POST", f"{live.rasa_url}/webhooks/webchat/session", b"{}")
-    assert status == 200, body
-    token = json.loads(body)["token"]
-    return token, URLSafeTimedSerializer("unused").loads_unsafe(token)[1]
-
-
-async def _turns(live, token, messages, quiet, max_wait):
-    client = socketio.AsyncClient()
-    got = []
-    client.on("bot_uttered", lambda data: got.append(data.get("text") or ""))
-    await client.connect(live.rasa_url, auth={"token": token}, socketio_path="/socket.io",
-                         transports=["polling"])
-    loop = asyncio.get_running_loop()
-    turns = []
-    for text in messages:
-        before = len(got)
-        await client.emit("user_uttered", {"message": text})
-        start = last = loop.time()
-        seen = before
-        while loop.time() - start < max_wait:
-            await asyncio.sleep(0.05)
-            if len(got) != seen:
-                seen, last = len(got), loop.time()
-            elif len(got) > before and loop.time() - last > quiet:
-                break
-        turns.append(got[before:])
-    await client.eio.disconnect(abort=True)
-    return turns
-
-
 def webchat_turns(live, token, messages, quiet=0.6, max_wait=20.0):
     """The bot's texts after each message, one list per message, over one socket."""
-    return asyncio.run(_turns(live, token, messages, quiet, max_wait))
+    turns, _ = asyncio.run(converse_turns(live.rasa_url, token, messages, quiet, max_wait))
+    return [[m.get("text") or "" for m in turn] for turn in turns]
 
 
 def action_server_url(live):

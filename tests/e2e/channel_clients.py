@@ -8,12 +8,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import socketio
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from bot.storage.db import transaction
 from bot.storage.models import Escalation, OutboxMessage
+from tests.webchat_client import conversation_of, converse_turns, new_token
 
 
 def http(method, url, body=None, headers=None, timeout=60):
@@ -48,37 +47,13 @@ def rest_say(live, sender, text):
 
 def webchat_session(live):
     """A server-issued session: (token, the conversation id the token names)."""
-    status, _, body = http("POST", f"{live.rasa_url}/webhooks/webchat/session", {"token": None})
-    assert status == 200, body
-    token = json.loads(body)["token"]
-    # The payload is readable without the secret (only the signature needs it).
-    _, conversation = URLSafeTimedSerializer("unused").loads_unsafe(token)
-    return token, conversation
-
-
-async def _webchat(live, token, messages, quiet, max_wait):
-    client = socketio.AsyncClient()
-    got = []
-    client.on("bot_uttered", lambda data: got.append(data))
-    await client.connect(live.rasa_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
-    loop = asyncio.get_running_loop()
-    for text in messages:
-        before = len(got)
-        await client.emit("user_uttered", {"message": text})
-        start = last_change = loop.time()
-        seen = before
-        while loop.time() - start < max_wait:
-            await asyncio.sleep(0.1)
-            if len(got) != seen:
-                seen, last_change = len(got), loop.time()
-            elif len(got) > before and loop.time() - last_change > quiet:
-                break
-    await client.eio.disconnect(abort=True)
-    return [m.get("text") for m in got]
+    token = new_token(live.rasa_url)["token"]
+    return token, conversation_of(token)
 
 
 def webchat_say(live, token, messages, quiet=1.0, max_wait=30.0):
-    return asyncio.run(_webchat(live, token, messages, quiet, max_wait))
+    turns, _ = asyncio.run(converse_turns(live.rasa_url, token, messages, quiet, max_wait))
+    return [m.get("text") for turn in turns for m in turn]
 
 
 def escalations(live, conversation):

@@ -24,8 +24,8 @@ from bot.storage.models import Escalation
 from tests.console.conftest import csrf_from
 from bot.processes import action_server_token
 from tests.e2e.bad_input_helpers import (STAFF_PASSWORD, STAFF_USER, LogWatch, action_server_url, http,
-                                         queue_left_as_found, staff_client, user_texts, webchat_session,
-                                         webchat_turns)
+                                         queue_left_as_found, staff_client, user_texts, webchat_turns)
+from tests.e2e.channel_clients import webchat_session
 from tests.e2e.conftest import TELEGRAM_SECRET
 from tests.e2e.telegram_helpers import message, post_update, texts_to
 

@@ -5,49 +5,20 @@ import json
 import urllib.request
 
 import pytest
-import socketio
+
+from tests import webchat_client
 
 pytestmark = pytest.mark.slow
 
 
 def new_token(live, token=None):
-    req = urllib.request.Request(f"{live.rasa_url}/webhooks/webchat/session", method="POST",
-                                 data=json.dumps({"token": token}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=30).read())
+    return webchat_client.new_token(live.rasa_url, token)
 
 
-async def converse(live, token, messages, quiet=1.0, max_wait=20.0):
-    """Connect with a token, fetch the history, send each message and collect the replies
-    until the bot has been quiet for `quiet` seconds."""
-    client = socketio.AsyncClient()
-    got, history, history_came = [], [], asyncio.Event()
-    client.on("bot_uttered", lambda data: got.append(data))
-
-    def on_history(data):
-        history.extend(data["messages"])
-        history_came.set()
-
-    client.on("history", on_history)
-    await client.connect(live.rasa_url, auth={"token": token}, socketio_path="/socket.io",
-                         transports=["polling"])
-    await client.emit("history_request")
-    await asyncio.wait_for(history_came.wait(), 15)
-    loop = asyncio.get_running_loop()
-    for text in messages:
-        before = len(got)
-        # The client claims another session id: the server must ignore it.
-        await client.emit("user_uttered", {"message": text, "session_id": "web-attacker-chosen"})
-        start = last_change = loop.time()
-        seen = before
-        while loop.time() - start < max_wait:
-            await asyncio.sleep(0.1)
-            if len(got) != seen:
-                seen, last_change = len(got), loop.time()
-            elif len(got) > before and loop.time() - last_change > quiet:
-                break
-    await client.eio.disconnect(abort=True)  # a graceful close waits out a long-poll cycle
-    return got, history
+async def converse(live, token, messages, **kw):
+    # Every message claims another session id: the server must ignore it.
+    return await webchat_client.converse(live.rasa_url, token, messages,
+                                         extra={"session_id": "web-attacker-chosen"}, **kw)
 
 
 def socketio_connect_answer(live, auth):

@@ -66,6 +66,22 @@ class Stack:
             time.sleep(0.5)
         raise AssertionError(f"not ready after {timeout}s: {body}")
 
+    def events(self, conversation):
+        """[(type, data)] of the conversation's stored events, in order, read from the database."""
+        import json
+
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+                                {"s": conversation}).all()
+        engine.dispose()
+        return [(t, json.loads(d)) for t, d in rows]
+
+    def user_texts(self, conversation):
+        return [d.get("text") for t, d in self.events(conversation) if t == "user"]
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 

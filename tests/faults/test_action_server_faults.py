@@ -5,10 +5,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot.replies import replies
 from bot.storage.db import transaction
 from bot.storage.models import Escalation, OutboxMessage
-from tests.webchat_client import chat, new_token
+from tests.webchat_client import chat, conversation_of, new_token
 
 pytestmark = pytest.mark.slow
 URGENT = "I had the injections 2 days ago and now there is pus and I have a fever"
@@ -22,14 +21,6 @@ def escalations_of(stack, token_conversation):
         outbox = s.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.escalation_id.in_([r.id for r in rows]))) if rows else 0
     return rows, outbox
-
-
-def conversation_of(token):
-    from bot.secrets import get_secret  # noqa: F401 - same signer as the server
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer("faults-webchat-secret-0123456789abcdef",
-                                  salt="clinic-webchat-session").loads(token)
 
 
 def test_action_server_down_the_patient_is_still_kept_safe(stack):

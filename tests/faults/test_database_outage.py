@@ -10,21 +10,9 @@ from sqlalchemy import select
 
 from bot.storage.db import dispose_all, transaction
 from bot.storage.models import Escalation
-from tests.faults.test_action_server_faults import conversation_of
-from tests.webchat_client import chat, converse, new_token
+from tests.webchat_client import chat, conversation_of, converse, new_token
 
 pytestmark = pytest.mark.slow
-
-
-def user_texts(stack, conversation):
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(stack.database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-                            {"s": conversation}).all()
-    engine.dispose()
-    return [json.loads(d).get("text") for t, d in rows if t == "user"], [t for t, _ in rows]
 
 
 def test_database_down_fails_closed_then_everything_is_replayed(stack):
@@ -50,7 +38,7 @@ def test_database_down_fails_closed_then_everything_is_replayed(stack):
         dispose_all(stack.database_url)
 
     stack.wait_ready(timeout=90)  # the replay ran: nothing is left in the spool
-    texts, kinds = user_texts(stack, conversation)
+    texts, kinds = stack.user_texts(conversation), [t for t, _ in stack.events(conversation)]
     assert texts == ["I had my Exosome Pro treatment yesterday",
                      "there is pus at the injection sites and I feel feverish",
                      "can I wash my hair tonight?"]

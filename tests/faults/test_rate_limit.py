@@ -2,14 +2,11 @@
 RATE_LIMIT_PER_MINUTE=6 in this stack) and told so once, while another patient chatting at
 the same time is answered normally."""
 import asyncio
-import json
 
 import pytest
 import socketio
-import sqlalchemy as sa
 
-from tests.faults.test_action_server_faults import conversation_of
-from tests.webchat_client import converse, new_token
+from tests.webchat_client import conversation_of, converse, new_token
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +25,6 @@ async def flood(base_url, token, count):
     return got
 
 
-def user_events(database_url, conversation):
-    engine = sa.create_engine(database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user'"),
-                            {"s": conversation}).all()
-    engine.dispose()
-    return [json.loads(r.data)["text"] for r in rows]
-
-
 def test_one_senders_flood_is_limited_and_others_are_served(stack, kb):
     flooder, patient = new_token(stack.rasa_url)["token"], new_token(stack.rasa_url)["token"]
 
@@ -45,7 +33,7 @@ def test_one_senders_flood_is_limited_and_others_are_served(stack, kb):
                                     converse(stack.rasa_url, patient, ["how soon will I see new hair?"]))
 
     flooded, (answered, _) = asyncio.run(both())
-    processed = user_events(stack.database_url, conversation_of(flooder))
+    processed = stack.user_texts(conversation_of(flooder))
     assert 4 <= len(processed) <= 6, processed  # the burst, plus what refilled meanwhile
     assert sum("faster than I can read" in t for t in flooded) == 1
     answer = kb.get("results_timeline").answer
