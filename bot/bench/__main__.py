@@ -32,6 +32,7 @@ from bot.storage.db import upgrade
 BENCH_MODELS = paths.MODELS_DIR / "bench"
 REPORTS = paths.ROOT / "reports"
 SYSTEMS = {"ours": paths.ROOT / "config.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-config.yml"}
+ENDPOINTS = {"ours": paths.ROOT / "endpoints.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-endpoints.yml"}
 CONCURRENCY = (1, 10, 50)
 PROBE = "can I take ibuprofen after the treatment?"
 
@@ -72,11 +73,12 @@ def measure(name: str, model: Path, action_url: str, database_url: str, messages
 
     expected = load_knowledge_base().get("aftercare_nsaids").answer
     port = free_port()
-    env = project_env(DATABASE_URL=database_url, ACTION_ENDPOINT_URL=action_url)
+    # Anything the fail-safe layer spools stays in the run's directory, not in the checkout.
+    env = project_env(DATABASE_URL=database_url, ACTION_ENDPOINT_URL=action_url, SPOOL_DIR=str(work / "spool"))
     log = open(work / f"rasa-{name.replace(' ', '_')}.log", "wb")
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints",
-                             "endpoints.yml", "--credentials", str(work / "credentials.yml"),
+                             str(ENDPOINTS[name]), "--credentials", str(work / "credentials.yml"),
                              "-i", "127.0.0.1", "-p", str(port)],
                             cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     rasa_url = f"http://127.0.0.1:{port}"
@@ -128,7 +130,8 @@ def main(argv=None) -> int:
                 print(f"training {name} (fresh cache) ...", flush=True)
                 timing.write_text(f"{train(slug, config, work / f'cache-{slug}'):.1f}\n")
             results[name] = {"train_s": float(timing.read_text()) if timing.exists() else None}
-        with action_server(database_url, log_path=work / "actions.log") as action_url:
+        with action_server(database_url, log_path=work / "actions.log",
+                           extra_env={"SPOOL_DIR": str(work / "spool")}) as action_url:
             for name in SYSTEMS:
                 slug = "ours" if name == "ours" else "baseline"
                 print(f"measuring {name} ...", flush=True)

@@ -1,6 +1,7 @@
 """Drive the real assistant in-process: the trained model (with the triage component), a
-real action server, and the SQL tracker store in a real database. Used by the eval runner,
-the tests and the benchmarks, so they all exercise the same path."""
+real action server, and our SQL tracker store (as endpoints.yml configures it) in a real
+database. Used by the eval runner, the tests and the benchmarks, so they all exercise the
+same path."""
 from __future__ import annotations
 
 import asyncio
@@ -94,18 +95,18 @@ def running_assistant(model_path: Path, work_dir: Optional[Path] = None,
                       extra_env: Optional[Dict[str, str]] = None,
                       database_url: Optional[str] = None) -> Iterator[AssistantDriver]:
     from rasa.core.agent import Agent
-    from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
     from actions.webhook_guard import TOKEN_HEADER
     from bot.processes import action_server_token
+    from bot.storage.tracker_store import CachedSQLTrackerStore
 
     with tempfile.TemporaryDirectory(prefix="clinic-assistant-") as tmp:
         work = Path(work_dir or tmp)
         url = database_url or f"sqlite:///{work / 'assistant.db'}"
         upgrade(url)
         with action_server(url, log_path=work / "action-server.log", extra_env=extra_env) as action_url:
-            agent = Agent.load(str(model_path), tracker_store=SQLTrackerStore(host=url),
+            agent = Agent.load(str(model_path), tracker_store=CachedSQLTrackerStore(host=url),
                                action_endpoint=EndpointConfig(url=action_url,
                                                                headers={TOKEN_HEADER: action_server_token()}))
             driver = AssistantDriver(agent, url)

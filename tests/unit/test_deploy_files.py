@@ -66,7 +66,9 @@ def test_replica_endpoints_use_the_atomic_lock_store():
     # The action server only takes calls that carry the shared secret.
     assert endpoints["action_endpoint"]["headers"] == {"X-Action-Token": "${ACTION_SERVER_TOKEN}"}
     assert endpoints["lock_store"]["type"] == "bot.storage.lock_store.AtomicRedisLockStore"
-    assert endpoints["tracker_store"]["type"] == "SQL"
-    from bot.storage.lock_store import AtomicRedisLockStore  # importable by Rasa
+    assert endpoints["tracker_store"]["type"] == "bot.storage.tracker_store.CachedSQLTrackerStore"
+    # Rasa falls back to an in-memory store, with only a warning, if these do not import.
+    from bot.storage.lock_store import AtomicRedisLockStore
+    from bot.storage.tracker_store import CachedSQLTrackerStore
 
-    assert AtomicRedisLockStore
+    assert AtomicRedisLockStore and CachedSQLTrackerStore
