@@ -113,7 +113,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-train", action="store_true",
                         help="reuse models/bench/*.tar.gz and their recorded training times")
-    parser.add_argument("--messages", type=int, default=200, help="messages per concurrency level")
+    parser.add_argument("--messages", type=int, default=600, help="messages per concurrency level")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     results = {}

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 Version = Tuple[int, Optional[int], Optional[int]]  # rows, min id, max id
 
-DEFAULT_CACHE_SIZE = 2000
+DEFAULT_CACHE_SIZE = 500
 
 
 @dataclass
@@ -180,8 +180,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         rows = [self._row(tracker, event) for event in new]
         ids: List[int] = []
         with self.session_scope() as session:
-            if self._version(session, sender_id) != kept.version:
-                # Written or deleted by somebody else since it was read: count, as Rasa does.
+            if not stored and self._version(session, sender_id) != kept.version:
+                # Nothing was read back, so nothing ties this tracker to the rows: if somebody
+                # wrote since, count as Rasa does. (With events read back, only the new ones
+                # are appended whatever happened meanwhile; a deletion during the turn, say,
+                # is not undone by writing the deleted events back, as Rasa's save would.)
                 session.close()
                 return await self._save_as_rasa_does(tracker)
             for row in rows:

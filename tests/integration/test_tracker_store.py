@@ -199,3 +199,20 @@ def test_without_memory_it_behaves_as_rasas_store(url):
         run(say(s, "patient", f"q{i}", f"e{i}"))
     assert s.hits == 0
     assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["q0", "q1", "q2"]
+
+
+def test_a_deletion_during_the_turn_is_not_undone_by_the_save(url):
+    # The patient asks for their data to be deleted: the action server deletes the rows in
+    # the middle of the turn, then Rasa saves the tracker it still holds. Rasa's own save
+    # would count no rows and write the whole session back; ours appends only the turn.
+    s = store(url)
+    run(say(s, "patient", "my name is Ann and I have a fever", "e1"))
+    tracker = run(s.retrieve("patient"))
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM events WHERE sender_id = 'patient'"))
+    engine.dispose()
+    turn(tracker, "please delete my data", "deleted")
+    run(s.save(tracker))
+    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["please delete my data"]
+    assert texts(run(s.retrieve("patient"))) == ["please delete my data"]
