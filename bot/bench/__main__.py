@@ -26,7 +26,7 @@ from bot import paths
 from bot.bench.load import run_load
 from bot.logging_setup import configure_logging
 from bot.model import record_hash
-from bot.processes import action_server, free_port, project_env, rss_mb, stop, wait_http
+from bot.processes import action_server, free_port, project_env, rss_mb, stop
 from bot.storage.db import upgrade
 
 BENCH_MODELS = paths.MODELS_DIR / "bench"

@@ -23,7 +23,6 @@ is kept; what is kept changes only when a save has committed.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -35,8 +34,6 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-
-logger = logging.getLogger(__name__)
 
 Version = Tuple[int, Optional[int], Optional[int]]  # rows, min id, max id
 
@@ -87,13 +84,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             # SQLAlchemy 1.4 opens and closes a new SQLite connection for every session of a
             # file database (NullPool); keeping a few open saves that on every read and save.
+            self.engine.dispose()
             self.engine = sa.create_engine(self.engine.url, poolclass=sa.pool.QueuePool, pool_size=5,
                                            connect_args={"check_same_thread": False, "timeout": 30})
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._capacity = max(0, default_cache_size() if cache_size is None else int(cache_size))
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
         self._mutex = threading.Lock()
-        self.hits = self.reloads = self.fallback_saves = 0  # read by tests and the benchmark
+        self.hits = self.reloads = self.fallback_saves = 0  # read by the tests
 
     # --- the kept copies --------------------------------------------------------------------
 
