@@ -79,9 +79,10 @@ eval: train
 telegram: install
 	$(PY) -m bot.channels.telegram_polling
 
-# Our assistant against stock Rasa on this machine (about 20 minutes; see README "Performance").
+# Our assistant against stock Rasa on this machine (about 20 minutes; BENCH_ARGS=--skip-train reuses
+# the trained benchmark models; see README "Performance").
 bench: train
-	$(PY) -m bot.bench
+	$(PY) -m bot.bench $(BENCH_ARGS)
 
 # Mixed traffic for SOAK_SECONDS (default 600) against the whole assistant; fails on any error,
 # lost or duplicated escalation, error in the logs, or memory growth (README "Reliability").
