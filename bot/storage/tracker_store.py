@@ -192,7 +192,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             session.commit()
         count, low, high = kept.version
         version = (count + len(ids), low if count else min(ids), max([high or 0, *ids]))
-        read_back = _read_back(rows)
+        try:
+            read_back = _read_back(rows)
+        except Exception:  # noqa: BLE001 - committed: never fail (and be retried) after that
+            read_back = None
         if read_back is None:
             self.forget(sender_id)
         else:

@@ -216,3 +216,17 @@ def test_a_deletion_during_the_turn_is_not_undone_by_the_save(url):
     run(s.save(tracker))
     assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["please delete my data"]
     assert texts(run(s.retrieve("patient"))) == ["please delete my data"]
+
+
+def test_a_committed_save_never_fails_afterwards(url, monkeypatch):
+    # Rasa's fail-safe layer retries a save that raises: a save that had already committed
+    # would then write its events twice.
+    import bot.storage.tracker_store as module
+
+    s = store(url)
+    run(say(s, "patient", "first", "e1"))
+    monkeypatch.setattr(module, "_read_back", lambda rows: 1 / 0)
+    run(say(s, "patient", "second", "e2"))
+    monkeypatch.undo()
+    run(say(s, "patient", "third", "e3"))
+    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second", "third"]
