@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,17 +61,17 @@ class AssistantDriver:
         from rasa.shared.core.events import BotUttered, UserUttered
 
         before = symptom_escalation_marks(self.url, sender)
-        # The full tracker: the session-start disclaimer is logged just before SessionStarted,
-        # so the latest-session view would hide it.
-        previous = await self.agent.tracker_store.retrieve_full_tracker(sender)
-        seen = len(previous.events) if previous else 0
+        began = time.time()
         await self.agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender,
                                                     input_channel=channel, metadata=metadata))
+        # The full tracker: the session-start disclaimer is logged just before SessionStarted,
+        # so the latest-session view would hide it.
         tracker = await self.agent.tracker_store.retrieve_full_tracker(sender)
         events = list(tracker.events)
         last_user = max(i for i, e in enumerate(events) if isinstance(e, UserUttered))
-        # Everything the turn produced, including the disclaimer sent at session start.
-        bots = [e for e in events[seen:] if isinstance(e, BotUttered)]
+        # Everything the turn produced, including the disclaimer sent at session start: told
+        # by time, not position, as a deletion request removes the events before it.
+        bots = [e for e in events if isinstance(e, BotUttered) and e.timestamp >= began]
         md = [e.metadata or {} for e in bots]
         parse = events[last_user].parse_data
         return TurnOutcome(

@@ -101,6 +101,11 @@ def test_delete_data_asks_first_then_deletes(assistant, sender):
     from bot.storage.models import DataDeletion
 
     assert [d.conversation_id for d in rows(assistant, DataDeletion, conversation_id=sender)] == [sender]
+    # Saving the turn after the deletion does not write the deleted messages back.
+    from bot.storage.rasa_events import transcript
+
+    kept = [m["text"] for m in transcript(assistant.url, sender)]
+    assert "how much does it cost?" not in kept and "please delete my data" not in kept
 
 
 def test_delete_data_cancelled_keeps_everything(assistant, sender):
