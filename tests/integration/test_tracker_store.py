@@ -230,3 +230,115 @@ def test_a_committed_save_never_fails_afterwards(url, monkeypatch):
     monkeypatch.undo()
     run(say(s, "patient", "third", "e3"))
     assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second", "third"]
+
+
+def delete_rows(url, sender):
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": sender})
+    engine.dispose()
+
+
+@pytest.mark.parametrize("meanwhile", ["nothing", "evicted", "read outside the lock"])
+def test_the_deleted_session_is_not_written_back_whatever_happens_to_the_kept_copy(url, meanwhile):
+    s = store(url, cache_size=1)
+
+    async def deletion_turn():
+        tracker = await s.get_or_create_tracker("patient", append_action_listen=False)
+        delete_rows(url, "patient")  # the action server carries out the deletion request
+        if meanwhile == "evicted":
+            await say(s, "someone else", "hi", "x")
+        elif meanwhile == "read outside the lock":
+            await s.exists("patient")
+        turn(tracker, "yes, delete my data", "deleted")
+        await s.save(tracker)
+
+    run(say(s, "patient", "my name is Ann Smith, 07700 900123", "e1"))
+    run(deletion_turn())
+    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["yes, delete my data"]
+
+
+def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monkeypatch):
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    import sqlalchemy.exc
+    import sqlalchemy.orm
+
+    import bot.resilience.rasa_patches  # noqa: F401 - the fail-safe layer that retries saves
+
+    real_commit, armed = sqlalchemy.orm.Session.commit, []
+
+    def commit_then_lose_the_answer(self):
+        real_commit(self)
+        if armed:
+            armed.clear()
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "commit", commit_then_lose_the_answer)
+    s = FailSafeTrackerStore(store(url))
+    run(say(s, "patient", "first", "e1"))
+
+    async def second():
+        tracker = await s.retrieve("patient")
+        turn(tracker, "second", "e2")
+        armed.append(True)
+        await s.save(tracker)
+
+    run(second())
+    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second"]
+
+
+def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_session(url, monkeypatch):
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    import sqlalchemy.exc
+    import sqlalchemy.orm
+
+    import bot.resilience.rasa_patches  # noqa: F401
+
+    real_execute, countdown = sqlalchemy.orm.Session.execute, []
+
+    def third_insert_fails(self, statement, *args, **kwargs):
+        if countdown and getattr(statement, "is_insert", False):
+            countdown[0] -= 1
+            if countdown[0] == 0:
+                countdown.clear()
+                raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("connection lost"))
+        return real_execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "execute", third_insert_fails)
+    s = FailSafeTrackerStore(store(url))
+    run(say(s, "patient", "first", "e1"))
+
+    async def second():
+        tracker = await s.retrieve("patient")
+        time.sleep(0.01)
+        start(tracker)  # the session had expired
+        turn(tracker, "second", "e2")
+        countdown.append(3)
+        await s.save(tracker)
+        turn(tracker, "third", "e3")  # the same object saved again in the turn
+        await s.save(tracker)
+
+    run(second())
+    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second", "third"]
+
+
+def test_reused_sqlite_row_ids_do_not_make_an_old_copy_look_current(url):
+    # SQLite hands the ids of deleted rows at the end of the table out again, so a second
+    # process can bring the conversation back to the same count and ids with other rows.
+    a, b = store(url), store(url)
+    run(say(a, "patient", "my name is Ann Smith, fever", "e1"))
+    run(say(a, "patient", "please delete my data", "e2"))
+
+    async def on_b():
+        tracker = await b.get_or_create_tracker("patient", append_action_listen=False)
+        delete_rows(url, "patient")
+        turn(tracker, "yes, delete", "deleted")
+        await b.save(tracker)
+        tracker = await b.get_or_create_tracker("patient", append_action_listen=False)
+        time.sleep(0.01)
+        start(tracker)
+        turn(tracker, "hello again", "e3")
+        await b.save(tracker)
+
+    run(on_b())
+    assert texts(run(a.retrieve("patient"))) == texts(run(stock(url).retrieve("patient"))) == ["hello again"]
