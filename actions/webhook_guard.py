@@ -75,6 +75,7 @@ def problem_with(call: Any) -> Optional[str]:
 def install() -> None:
     try:
         from sanic import Sanic, response
+        from sanic.exceptions import InvalidUsage
 
         app = Sanic.get_app(SDK_APP)
     except Exception:  # noqa: BLE001 - not inside the action server (e.g. unit tests import actions)
@@ -96,8 +97,14 @@ def install() -> None:
                 body = inflater.decompress(body, MAX_CALL_BYTES)
                 if inflater.unconsumed_tail:
                     return response.json({"error": "action call too large"}, status=413)
-            call = json.loads(body)
-        except (ValueError, zlib.error, RecursionError):
+                call = json.loads(body)
+            elif not body:
+                raise ValueError("empty body")
+            else:
+                # Sanic keeps the parsed body: rasa_sdk's handler reads it without parsing the
+                # whole tracker a second time.
+                call = request.json
+        except (ValueError, zlib.error, RecursionError, InvalidUsage):
             return response.json({"error": "expected a JSON action call"}, status=400)
         problem = problem_with(call)
         if problem:

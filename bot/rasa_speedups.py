@@ -129,20 +129,21 @@ def _rasa_predict(self, batch_in):
 
     if self._run_eagerly or self._tf_predict_step is None or not self.prepared_for_prediction:
         return _original_rasa_predict(self, batch_in)
-    call = self.__dict__.get("_clinic_direct_call")
+    call, raw = self.__dict__.get("_clinic_direct_call"), None
     if call is None:
         try:
             call = _direct_call(self) or False
             if call:
-                direct = call(batch_in)
-                if direct is None or not _same(tf_utils.sync_to_numpy_or_python_type(direct),
-                                               tf_utils.sync_to_numpy_or_python_type(self._tf_predict_step(batch_in))):
-                    call = False
+                raw = call(batch_in)
+                if raw is None or not _same(tf_utils.sync_to_numpy_or_python_type(raw),
+                                            tf_utils.sync_to_numpy_or_python_type(self._tf_predict_step(batch_in))):
+                    call, raw = False, None
         except Exception:  # noqa: BLE001 - any surprise: keep Rasa's call
             logger.warning("DIET's direct graph call is off for this model", exc_info=True)
-            call = False
+            call, raw = False, None
         self.__dict__["_clinic_direct_call"] = call
-    raw = call(batch_in) if call else None
+    elif call:
+        raw = call(batch_in)
     if raw is None:
         return _original_rasa_predict(self, batch_in)
     self._training = False

@@ -63,11 +63,13 @@ async def _run_or_degrade(self, output_channel, nlg, tracker, domain) -> List[An
         if self.name() == rasa_action.ACTION_SESSION_START_NAME:
             # Start the session without the disclaimer (the message's own turn says what is
             # wrong, once) and carry over only what our own session start would: not the
-            # patient's name or contact (stock Rasa would carry every slot).
-            from actions.session import CARRIED_OVER_SLOTS
+            # patient's name or contact (stock Rasa would carry every slot), and nothing after
+            # the retention period.
+            from bot.privacy.carry_over import CARRIED_OVER_SLOTS, within_retention
 
+            recent = within_retention(e.timestamp for e in tracker.events)
             carried = [SlotSet(s, tracker.get_slot(s)) for s in CARRIED_OVER_SLOTS
-                       if s in tracker.slots and tracker.get_slot(s) is not None]
+                       if recent and s in tracker.slots and tracker.get_slot(s) is not None]
             return [SessionStarted(), *carried, ActionExecuted(rasa_action.ACTION_LISTEN_NAME)]
         return await degraded_turn(tracker)
 

@@ -17,7 +17,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from rasa.shared.core.events import UserUttered
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.resilience.spool import Spool, spool_root
+from bot.resilience.spool import Spool
 
 logger = logging.getLogger(__name__)
 MESSAGES = "messages"
@@ -53,11 +53,9 @@ def pending() -> Dict[str, int]:
     """Items waiting (or being replayed) per kind, and items set aside ("dead-...")."""
     from bot.resilience.rasa_patches import TRACKERS
 
-    counts = {kind: len(Spool(kind)) for kind in (TRACKERS, "escalations", MESSAGES)}
-    root = spool_root()
-    for kind in (TRACKERS, "escalations", MESSAGES):
-        dead = root / f"dead-{kind}"
-        counts[f"dead-{kind}"] = len(list(dead.glob("*.json"))) if dead.is_dir() else 0
+    kinds = (TRACKERS, "escalations", MESSAGES)
+    counts = {kind: len(Spool(kind)) for kind in kinds}
+    counts.update({f"dead-{kind}": len(Spool(f"dead-{kind}")) for kind in kinds})
     return counts
 
 
@@ -89,10 +87,13 @@ async def flush_once(agent: Any) -> bool:
             sender = Spool.load(path)["sender_id"]
         except FileNotFoundError:
             continue  # written meanwhile by the conversation itself
-        except Exception:  # noqa: BLE001 - unreadable: _write_spooled sets it aside
-            sender = None
-        if sender is not None:
-            await _write_spooled(agent.tracker_store, sender)  # raises while the database is down
+        except Exception:  # noqa: BLE001 - unreadable: set aside, or it is retried for ever
+            claimed = trackers.claim(path)
+            if claimed is not None:
+                trackers.dead_letter(claimed)
+                logger.exception("a spooled tracker could not be read; moved aside")
+            continue
+        await _write_spooled(agent.tracker_store, sender)  # raises while the database is down
 
     s = Settings.from_env()
     # Escalations do not hold back the messages (each message escalates again if it must).

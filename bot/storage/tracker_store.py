@@ -163,8 +163,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._put(sender_id, _Kept(version, []))
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, dumps, self.domain.slots)
-        self._put(sender_id, _Kept(version, list(tracker.events)))
-        _pin(tracker, version, list(tracker.events), list(tracker.events))
+        events = list(tracker.events)
+        self._put(sender_id, _Kept(version, events))
+        _pin(tracker, version, events, events)
         return tracker
 
     # --- writing ----------------------------------------------------------------------------
@@ -258,7 +259,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
 def _pin(tracker: DialogueStateTracker, version: Optional[Version], known: List[Event],
          session: Optional[List[Event]]) -> None:
-    tracker.__dict__[_PIN] = (version, list(known), session)
+    # The lists are never changed in place (a save makes new ones), so they are shared.
+    tracker.__dict__[_PIN] = (version, known, session)
 
 
 _event_classes: dict = {}

@@ -6,7 +6,6 @@ import asyncio
 import re
 import types
 import urllib.error
-import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path

@@ -25,7 +25,7 @@ from tests.console.conftest import csrf_from
 from bot.processes import action_server_token
 from tests.e2e.bad_input_helpers import (STAFF_PASSWORD, STAFF_USER, LogWatch, action_server_url, http,
                                          queue_left_as_found, staff_client, user_texts, webchat_turns)
-from tests.e2e.channel_clients import webchat_session
+from tests.e2e.channel_clients import rest_say, webchat_session
 from tests.e2e.conftest import TELEGRAM_SECRET
 from tests.e2e.telegram_helpers import message, post_update, texts_to
 
@@ -73,10 +73,7 @@ def via_rest(live, text):
     sender = f"bad-input-{uuid.uuid4().hex[:10]}"
     replies = []
     for said in (text, FOLLOW_UP):
-        status, body = http("POST", f"{live.rasa_url}/webhooks/rest/webhook",
-                            json.dumps({"sender": sender, "message": said}).encode())
-        assert status == 200, body[:300]
-        replies.append([m.get("text") or "" for m in json.loads(body)])
+        replies.append([t or "" for t in rest_say(live, sender, said)])
     return replies[0], replies[1], sender
 
 

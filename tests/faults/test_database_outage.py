@@ -38,7 +38,8 @@ def test_database_down_fails_closed_then_everything_is_replayed(stack):
         dispose_all(stack.database_url)
 
     stack.wait_ready(timeout=90)  # the replay ran: nothing is left in the spool
-    texts, kinds = stack.user_texts(conversation), [t for t, _ in stack.events(conversation)]
+    events = stack.events(conversation)
+    texts, kinds = [d.get("text") for t, d in events if t == "user"], [t for t, _ in events]
     assert texts == ["I had my Exosome Pro treatment yesterday",
                      "there is pus at the injection sites and I feel feverish",
                      "can I wash my hair tonight?"]

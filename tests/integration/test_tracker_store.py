@@ -24,7 +24,7 @@ DOMAIN = Domain.from_dict({"intents": ["ask", "report"], "slots": {
 
 
 def run(coro):
-    return asyncio.get_event_loop_policy().new_event_loop().run_until_complete(coro)
+    return asyncio.run(coro)
 
 
 @pytest.fixture
@@ -74,6 +74,17 @@ def rows(url, sender):
     return out
 
 
+def user_rows(url, sender):
+    return [r["text"] for r in rows(url, sender) if r["event"] == "user"]
+
+
+def delete_rows(url, sender):
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": sender})
+    engine.dispose()
+
+
 def dumps(tracker):
     return [e.as_dict() for e in tracker.events] if tracker else None
 
@@ -108,7 +119,7 @@ def test_a_write_by_another_replica_is_seen_and_nothing_is_duplicated(url):
     tracker = run(say(a, "patient", "fourth", "e4"))
     assert texts(tracker) == ["first", "second", "third", "fourth"]
     assert a.reloads >= 1
-    stored = [r["text"] for r in rows(url, "patient") if r["event"] == "user"]
+    stored = user_rows(url, "patient")
     assert stored == ["first", "second", "third", "fourth"]
     assert dumps(run(b.retrieve("patient"))) == dumps(run(stock(url).retrieve("patient")))
 
@@ -118,10 +129,7 @@ def test_rows_deleted_by_retention_or_a_deletion_request_are_not_served_from_mem
     run(say(s, "patient", "my name is Ann, fever", "e1"))
     run(say(s, "patient", "still hot", "e2"))
     assert run(s.retrieve("patient")) is not None
-    engine = sa.create_engine(url)
-    with engine.begin() as c:
-        c.execute(sa.text("DELETE FROM events WHERE sender_id = 'patient'"))
-    engine.dispose()
+    delete_rows(url, "patient")
     assert run(s.retrieve("patient")) is None
     tracker = run(say(s, "patient", "hello again", "e3"))
     assert texts(tracker) == ["hello again"]
@@ -153,7 +161,7 @@ def test_what_a_caller_does_to_a_tracker_without_saving_it_is_not_kept(url):
     # ... and saving the abandoned object later does not lose or duplicate anything.
     run(s.save(tracker))
     run(say(s, "patient", "second", "e2"))
-    stored = [r["text"] for r in rows(url, "patient") if r["event"] == "user"]
+    stored = user_rows(url, "patient")
     assert stored == ["first", "a turn that failed before it was saved", "second"]
 
 
@@ -165,7 +173,7 @@ def test_a_tracker_from_elsewhere_is_saved_by_rasas_own_method(url):
     turn(foreign, "spooled", "e2")
     run(s.save(foreign))
     assert s.fallback_saves == 1
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "spooled"]
+    assert user_rows(url, "patient") == ["first", "spooled"]
     assert texts(run(s.retrieve("patient"))) == ["first", "spooled"]
 
 
@@ -198,7 +206,7 @@ def test_without_memory_it_behaves_as_rasas_store(url):
     for i in range(3):
         run(say(s, "patient", f"q{i}", f"e{i}"))
     assert s.hits == 0
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["q0", "q1", "q2"]
+    assert user_rows(url, "patient") == ["q0", "q1", "q2"]
 
 
 def test_a_deletion_during_the_turn_is_not_undone_by_the_save(url):
@@ -208,13 +216,10 @@ def test_a_deletion_during_the_turn_is_not_undone_by_the_save(url):
     s = store(url)
     run(say(s, "patient", "my name is Ann and I have a fever", "e1"))
     tracker = run(s.retrieve("patient"))
-    engine = sa.create_engine(url)
-    with engine.begin() as c:
-        c.execute(sa.text("DELETE FROM events WHERE sender_id = 'patient'"))
-    engine.dispose()
+    delete_rows(url, "patient")
     turn(tracker, "please delete my data", "deleted")
     run(s.save(tracker))
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["please delete my data"]
+    assert user_rows(url, "patient") == ["please delete my data"]
     assert texts(run(s.retrieve("patient"))) == ["please delete my data"]
 
 
@@ -229,14 +234,7 @@ def test_a_committed_save_never_fails_afterwards(url, monkeypatch):
     run(say(s, "patient", "second", "e2"))
     monkeypatch.undo()
     run(say(s, "patient", "third", "e3"))
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second", "third"]
-
-
-def delete_rows(url, sender):
-    engine = sa.create_engine(url)
-    with engine.begin() as c:
-        c.execute(sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": sender})
-    engine.dispose()
+    assert user_rows(url, "patient") == ["first", "second", "third"]
 
 
 @pytest.mark.parametrize("meanwhile", ["nothing", "evicted", "read outside the lock"])
@@ -255,7 +253,7 @@ def test_the_deleted_session_is_not_written_back_whatever_happens_to_the_kept_co
 
     run(say(s, "patient", "my name is Ann Smith, 07700 900123", "e1"))
     run(deletion_turn())
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["yes, delete my data"]
+    assert user_rows(url, "patient") == ["yes, delete my data"]
 
 
 def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monkeypatch):
@@ -284,7 +282,7 @@ def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monk
         await s.save(tracker)
 
     run(second())
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second"]
+    assert user_rows(url, "patient") == ["first", "second"]
 
 
 def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_session(url, monkeypatch):
@@ -319,7 +317,7 @@ def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_ses
         await s.save(tracker)
 
     run(second())
-    assert [r["text"] for r in rows(url, "patient") if r["event"] == "user"] == ["first", "second", "third"]
+    assert user_rows(url, "patient") == ["first", "second", "third"]
 
 
 def test_reused_sqlite_row_ids_do_not_make_an_old_copy_look_current(url):
