@@ -131,6 +131,8 @@ def main(argv=None) -> None:
     import rasa.server
     from rasa.__main__ import main as rasa_main
 
+    from bot import rasa_workers
+
     original = rasa.server.create_app
 
     def create_app(*args: Any, **kwargs: Any) -> Sanic:
@@ -139,6 +141,7 @@ def main(argv=None) -> None:
         return app
 
     rasa.server.create_app = create_app  # rasa.core.run calls server.create_app at run time
+    rasa_workers.install()  # matters only with SANIC_WORKERS > 1
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot import paths
@@ -32,7 +33,24 @@ from bot.storage.db import upgrade
 BENCH_MODELS = paths.MODELS_DIR / "bench"
 REPORTS = paths.ROOT / "reports"
 SYSTEMS = {"ours": paths.ROOT / "config.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-config.yml"}
-ENDPOINTS = {"ours": paths.ROOT / "endpoints.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-endpoints.yml"}
+
+
+@dataclass(frozen=True)
+class Server:
+    """One measured configuration: which model, and how its Rasa server is started."""
+    system: str       # a key of SYSTEMS
+    command: tuple    # python -m ...
+    endpoints: Path
+    workers: int = 1
+
+
+# Ours is started as `make run` starts it (bot.rasa_hardening, endpoints.yml), with one worker
+# process and with two (SANIC_WORKERS, one per core here); stock Rasa as `rasa run` starts it.
+SERVERS = {
+    "ours, 1 worker": Server("ours", ("bot.rasa_hardening", "run"), paths.ROOT / "endpoints.yml", 1),
+    "ours, 2 workers": Server("ours", ("bot.rasa_hardening", "run"), paths.ROOT / "endpoints.yml", 2),
+    "stock Rasa": Server("stock Rasa", ("rasa", "run"), paths.ROOT / "bench" / "baseline-endpoints.yml", 1),
+}
 CONCURRENCY = (1, 10, 50)
 PROBE = "can I take ibuprofen after the treatment?"
 
@@ -68,31 +86,50 @@ def first_answer(rasa_url: str, expected: str, proc, timeout: float = 300) -> No
     raise TimeoutError("no correct answer before the timeout")
 
 
+def memory_mb(pid: int) -> dict:
+    """The largest resident set among the server's processes, and the proportional set size of
+    them all (shared pages counted once, split between the processes sharing them)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    pids = [pid, *map(int, out)]
+    pss = 0.0
+    for p in pids:
+        try:
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return {"rss_mb": round(max(rss_mb(p) for p in pids)), "pss_total_mb": round(pss), "processes": len(pids)}
+
+
 def measure(name: str, model: Path, action_url: str, database_url: str, messages: int, work: Path) -> dict:
     from bot.knowledge import load_knowledge_base
 
     expected = load_knowledge_base().get("aftercare_nsaids").answer
     port = free_port()
     # Anything the fail-safe layer spools stays in the run's directory, not in the checkout.
-    env = project_env(DATABASE_URL=database_url, ACTION_ENDPOINT_URL=action_url, SPOOL_DIR=str(work / "spool"))
-    log = open(work / f"rasa-{name.replace(' ', '_')}.log", "wb")
+    server = SERVERS[name]
+    env = project_env(DATABASE_URL=database_url, ACTION_ENDPOINT_URL=action_url, SPOOL_DIR=str(work / "spool"),
+                      SANIC_WORKERS=str(server.workers), CONVERSATION_LOCK_FILE=str(work / "locks"))
+    log = open(work / f"rasa-{name.replace(' ', '_').replace(',', '')}.log", "wb")
     began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints",
-                             str(ENDPOINTS[name]), "--credentials", str(work / "credentials.yml"),
+    proc = subprocess.Popen([sys.executable, "-m", *server.command, "--model", str(model), "--endpoints",
+                             str(server.endpoints), "--credentials", str(work / "credentials.yml"),
                              "-i", "127.0.0.1", "-p", str(port)],
                             cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     rasa_url = f"http://127.0.0.1:{port}"
     try:
         first_answer(rasa_url, expected, proc)
         cold = time.perf_counter() - began
-        asyncio.run(run_load(rasa_url, 4, 40))  # warm-up
-        memory = rss_mb(proc.pid)
+        asyncio.run(run_load(rasa_url, 4 * server.workers, 40 * server.workers))  # warm-up
+        memory = memory_mb(proc.pid)
         loads = [asyncio.run(run_load(rasa_url, c, messages)).row() for c in CONCURRENCY]
-        memory = max(memory, rss_mb(proc.pid))
+        after = memory_mb(proc.pid)
+        memory = {k: max(memory[k], after[k]) for k in memory}
     finally:
         stop(proc)
         log.close()
-    return {"cold_start_s": round(cold, 1), "rss_mb": round(memory), "loads": loads}
+    return {"cold_start_s": round(cold, 1), **memory, "loads": loads}
 
 
 def dev_accuracy(model: Path) -> dict:
@@ -116,7 +153,7 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", type=int, default=600, help="messages per concurrency level")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
-    results = {}
+    results, trained = {}, {}
     with tempfile.TemporaryDirectory(prefix="clinic-bench-") as tmp:
         work = Path(tmp)
         (work / "credentials.yml").write_text("rest:\n")
@@ -129,18 +166,21 @@ def main(argv=None) -> int:
             if not args.skip_train or not model.exists():
                 print(f"training {name} (fresh cache) ...", flush=True)
                 timing.write_text(f"{train(slug, config, work / f'cache-{slug}'):.1f}\n")
-            results[name] = {"train_s": float(timing.read_text()) if timing.exists() else None}
+            trained[name] = {"train_s": float(timing.read_text()) if timing.exists() else None}
         with action_server(database_url, log_path=work / "actions.log",
                            extra_env={"SPOOL_DIR": str(work / "spool")}) as action_url:
-            for name in SYSTEMS:
-                slug = "ours" if name == "ours" else "baseline"
+            for name, server in SERVERS.items():
+                slug = "ours" if server.system == "ours" else "baseline"
                 print(f"measuring {name} ...", flush=True)
-                results[name].update(measure(name, BENCH_MODELS / f"{slug}.tar.gz", action_url,
-                                             database_url, args.messages, work))
-        for name in SYSTEMS:
-            slug = "ours" if name == "ours" else "baseline"
-            print(f"dev accuracy of {name} ...", flush=True)
-            results[name]["dev"] = dev_accuracy(BENCH_MODELS / f"{slug}.tar.gz")
+                results[name] = {**trained[server.system], **measure(
+                    name, BENCH_MODELS / f"{slug}.tar.gz", action_url, database_url, args.messages, work)}
+        for system in SYSTEMS:
+            slug = "ours" if system == "ours" else "baseline"
+            print(f"dev accuracy of {system} ...", flush=True)
+            dev = dev_accuracy(BENCH_MODELS / f"{slug}.tar.gz")  # the model's, whatever serves it
+            for name, server in SERVERS.items():
+                if server.system == system:
+                    results[name]["dev"] = dev
     from bot.bench.report import write_reports
 
     markdown = write_reports(results, REPORTS)

@@ -15,7 +15,9 @@ def markdown_table(results: Dict[str, dict]) -> str:
 
     row("full training (s, fresh cache)", lambda r: r.get("train_s") if r.get("train_s") is not None else "-")
     row("cold start to first correct answer (s)", lambda r: r["cold_start_s"])
-    row("resident memory after warm-up (MB)", lambda r: r["rss_mb"])
+    row("Rasa server processes", lambda r: r.get("processes", 1))
+    row("resident memory after warm-up, largest process (MB)", lambda r: r["rss_mb"])
+    row("memory of all its processes, PSS (MB)", lambda r: r.get("pss_total_mb", "-"))
     for i, level in enumerate(results[names[0]]["loads"]):
         c = level["concurrency"]
         row(f"{c} conversations: throughput (msg/s)", lambda r, i=i: r["loads"][i]["throughput"])

@@ -1,4 +1,8 @@
-"""AtomicRedisLockStore: one turn per conversation at a time, across Rasa replicas.
+"""One turn per conversation at a time, across Rasa processes.
+
+LocalLockStore: for the Rasa server's own worker processes on one machine (`make run`,
+SANIC_WORKERS), with no extra service. AtomicRedisLockStore: across replicas on several
+machines.
 
 Rasa's open-source RedisLockStore issues "tickets" with separate read and write calls, so two
 replicas can both believe they hold a conversation (rasa issue 9213) and its SQL tracker
@@ -13,6 +17,9 @@ only the holder can release it, and a crashed holder's lock expires.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
+import os
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -20,6 +27,8 @@ from typing import AsyncGenerator, Optional, Text
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore
+
+from bot import paths
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
@@ -52,6 +61,91 @@ class AtomicRedisLockStore(LockStore):
             yield TicketLock(conversation_id)
         finally:
             await self.redis.eval(_RELEASE, 1, key, token)
+
+    # The ticket interface of Rasa's base class is not used: `lock` above replaces it.
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        return None
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        return None
+
+    def save_lock(self, lock: TicketLock) -> None:
+        return None
+
+
+class LocalLockStore(LockStore):
+    """A conversation's lock is one byte of a shared lock file, taken with a POSIX record lock
+    (fcntl), whose offset comes from a hash of the conversation id.
+
+    The kernel releases a dead process's record locks, so a crashed worker never leaves a
+    conversation locked, and nothing expires while its holder is still working. Record locks
+    belong to a process, not to a coroutine, so within a process the byte is also guarded by
+    an asyncio lock; two conversations that hash to one byte merely take turns.
+
+        lock_store:
+          type: bot.storage.lock_store.LocalLockStore
+          path: var/locks/conversations.lock    # optional; also CONVERSATION_LOCK_FILE
+    """
+
+    SLOTS = 1 << 30
+
+    def __init__(self, endpoint_config=None, path: Optional[str] = None) -> None:
+        path = (path or os.environ.get("CONVERSATION_LOCK_FILE")
+                or (endpoint_config.kwargs.get("path") if endpoint_config else None)
+                or str(paths.ROOT / "var" / "locks" / "conversations.lock"))
+        self.path = os.path.abspath(path)
+        self._fd: Optional[int] = None
+        self._fd_pid: Optional[int] = None
+        self._local: dict = {}  # slot -> [asyncio.Lock, users]
+        super().__init__()
+
+    def _file(self) -> int:
+        # Opened per process (Sanic forks its workers after this object may exist), and kept
+        # open: closing any descriptor of the file would drop all this process's locks on it.
+        if self._fd is None or self._fd_pid != os.getpid():
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd_pid = os.getpid()
+            self._local = {}
+        return self._fd
+
+    def slot(self, conversation_id: Text) -> int:
+        return int.from_bytes(hashlib.blake2b(conversation_id.encode("utf-8", "surrogatepass"),
+                                              digest_size=8).digest(), "big") % self.SLOTS
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: Text, lock_lifetime: float = 60,
+                   wait_time_in_seconds: float = 0.005) -> AsyncGenerator[TicketLock, None]:
+        fd, slot = self._file(), self.slot(conversation_id)
+        entry = self._local.setdefault(slot, [asyncio.Lock(), 0])
+        entry[1] += 1
+        deadline = time.monotonic() + lock_lifetime
+        try:
+            try:
+                await asyncio.wait_for(entry[0].acquire(), timeout=lock_lifetime)
+            except asyncio.TimeoutError:
+                raise LockError(f"could not lock conversation within {lock_lifetime} s") from None
+            try:
+                pause = wait_time_in_seconds
+                while True:
+                    try:
+                        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+                        break
+                    except (BlockingIOError, PermissionError):  # held by another process
+                        if time.monotonic() > deadline:
+                            raise LockError(f"could not lock conversation within {lock_lifetime} s") from None
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, 0.05)
+                try:
+                    yield TicketLock(conversation_id)
+                finally:
+                    fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
+            finally:
+                entry[0].release()
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._local.pop(slot, None)
 
     # The ticket interface of Rasa's base class is not used: `lock` above replaces it.
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:

@@ -1,8 +1,12 @@
 """Two Rasa replicas, one PostgreSQL tracker store, the atomic Redis lock store: messages of
 the same conversations alternate between replicas (and arrive at both at once), and every
-conversation's events stay complete and in order, with one escalation each."""
+conversation's events stay complete and in order, with one escalation each. The same for
+one Rasa server with two worker processes as `make run` starts it (SANIC_WORKERS=2, SQLite,
+the lock-file store), each message on a new connection so that both workers take turns of
+one conversation."""
 import asyncio
 import json
+import os
 import subprocess
 import sys
 
@@ -49,6 +53,35 @@ def replicas(postgres_server, redis_server, tmp_path):
                 stop(proc)
 
 
+def _cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.fixture
+def workers(tmp_path):
+    from bot.model import verified_model
+    from bot.storage.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'assistant.db'}"
+    upgrade(url)
+    (tmp_path / "credentials.yml").write_text("rest:\n")
+    with action_server(url, log_path=tmp_path / "actions.log") as action_url:
+        env = project_env(DATABASE_URL=url, ACTION_ENDPOINT_URL=action_url, SANIC_WORKERS="2",
+                          CONVERSATION_LOCK_FILE=str(tmp_path / "locks"), SPOOL_DIR=str(tmp_path / "spool"))
+        port = free_port()
+        log = open(tmp_path / "rasa.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.rasa_hardening", "run", "--model", str(verified_model()),
+             "--endpoints", "endpoints.yml", "--credentials", str(tmp_path / "credentials.yml"),
+             "-i", "127.0.0.1", "-p", str(port)], cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/", 300, proc)
+            yield url, [f"http://127.0.0.1:{port}"] * 2, proc
+        finally:
+            stop(proc)
+
+
 async def send(client, replica, sender, message):
     resp = await client.post(f"{replica}/webhooks/rest/webhook", json={"sender": sender, "message": message})
     assert resp.status_code == 200
@@ -72,7 +105,27 @@ def test_interleaved_conversations_stay_complete_and_in_order(replicas):
         async with httpx.AsyncClient(timeout=120) as client:
             return await asyncio.gather(*(conversation(client, urls, f"replica-{i}") for i in range(CONVERSATIONS)))
 
-    all_sent = asyncio.run(main())
+    check_complete_and_in_order(url, asyncio.run(main()))
+
+
+def test_two_workers_of_one_server_keep_conversations_complete_and_in_order(workers):
+    url, urls, proc = workers
+    pids = [int(x) for x in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                           text=True).stdout.split()]
+    assert len(pids) == 2
+    before = [_cpu_seconds(p) for p in pids]
+
+    async def main():
+        # A new connection per message: the kernel picks a worker for each.
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            return await asyncio.gather(*(conversation(client, urls, f"replica-{i}") for i in range(CONVERSATIONS)))
+
+    check_complete_and_in_order(url, asyncio.run(main()))
+    # Both workers handled turns (each message costs a worker tens of milliseconds of CPU).
+    assert all(_cpu_seconds(p) - b > 0.2 for p, b in zip(pids, before))
+
+
+def check_complete_and_in_order(url, all_sent):
     engine = create_engine(url)
     with engine.connect() as conn:
         for i, sent in enumerate(all_sent):

@@ -67,3 +67,119 @@ def test_a_refused_response_is_reported_as_rasa_reports_it(result):
     with pytest.raises(jsonschema.ValidationError) as caught:
         RemoteAction._validate_action_result(None, result)
     assert "Failed to validate Action server response" in caught.value.message
+
+
+# --- the graph runner without dask ----------------------------------------------------------
+from typing import Any, Dict, Text  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse  # noqa: E402
+from rasa.engine.exceptions import GraphComponentException, GraphRunError  # noqa: E402
+from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode  # noqa: E402
+from rasa.engine.runner.dask import DaskGraphRunner  # noqa: E402
+from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
+
+
+class Step(GraphComponent):
+    """Records what it was given and in which order nodes ran."""
+    calls: list = []
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context):  # noqa: ANN001
+        return cls(config)
+
+    def run(self, **kwargs: Any) -> Any:
+        Step.calls.append(self.config["name"])
+        if self.config.get("fail"):
+            raise RuntimeError("boom")
+        return [self.config["name"], sorted((k, repr(v)) for k, v in kwargs.items())]
+
+
+def _node(name, needs, target=False, fail=False):
+    return SchemaNode(needs=needs, uses=Step, constructor_name="create", fn="run",
+                      config={"name": name, "fail": fail}, is_target=target)
+
+
+# A diamond with a tail, an unused branch, and two inputs.
+SCHEMA = {
+    "a": _node("a", {"x": "__message__"}),
+    "b": _node("b", {"x": "a"}),
+    "c": _node("c", {"x": "a", "t": "__tracker__"}),
+    "d": _node("d", {"left": "b", "right": "c"}, target=True),
+    "unused": _node("unused", {"x": "__message__"}),
+    "e": _node("e", {"x": "d"}, target=True),
+}
+
+
+def _runner(tmp_path, schema):
+    graph = GraphSchema(schema)
+    return DaskGraphRunner(graph, LocalModelStorage(tmp_path), ExecutionContext(graph, "m"))
+
+
+@pytest.mark.parametrize("targets", [None, ["e"], ["d"], ["b", "c"], ["c", "e"], ["__message__"]])
+def test_the_graph_runs_as_dasks_would(tmp_path, targets):
+    runner = _runner(tmp_path, SCHEMA)
+    inputs = {"__message__": ["hello"], "__tracker__": {"events": [1, 2]}}
+    Step.calls = []
+    ours = runner.run(inputs, targets)
+    ours_calls = Step.calls
+    Step.calls = []
+    theirs = rasa_speedups._original_graph_run(runner, inputs, targets)
+    assert ours == theirs
+    assert sorted(ours_calls) == sorted(Step.calls)  # the same nodes, each once ("unused" never)
+    assert "unused" not in ours_calls
+    for name in ours_calls:  # and each after what it needs
+        for need in SCHEMA[name].needs.values():
+            if need in SCHEMA:
+                assert ours_calls.index(need) < ours_calls.index(name)
+
+
+def test_a_failing_node_fails_the_run_as_with_dask(tmp_path):
+    runner = _runner(tmp_path, {**SCHEMA, "c": _node("c", {"x": "a"}, fail=True)})
+    with pytest.raises(GraphComponentException) as ours:
+        runner.run({"__message__": ["hi"], "__tracker__": None}, ["e"])
+    with pytest.raises(GraphComponentException) as theirs:
+        rasa_speedups._original_graph_run(runner, {"__message__": ["hi"], "__tracker__": None}, ["e"])
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_an_input_named_like_a_node_gets_rasas_error(tmp_path):
+    runner = _runner(tmp_path, SCHEMA)
+    with pytest.raises(GraphRunError, match="clashes with a node name"):
+        runner.run({"__message__": "a", "__tracker__": None}, ["e"])
+
+
+def test_a_missing_input_is_left_to_rasas_runner(tmp_path):
+    runner = _runner(tmp_path, SCHEMA)
+    seen = []
+    original = rasa_speedups._original_graph_run
+    try:
+        rasa_speedups._original_graph_run = lambda *a: seen.append(a) or {"delegated": True}
+        assert runner.run({"__message__": ["hi"]}, ["e"]) == {"delegated": True}  # no __tracker__
+    finally:
+        rasa_speedups._original_graph_run = original
+    assert len(seen) == 1
+
+
+# --- joining sparse features -----------------------------------------------------------------
+@fuzz_settings(200)
+@given(st.integers(1, 6), st.integers(0, 40), st.integers(0, 40), st.floats(0, 1), st.integers(0, 10_000),
+       st.sampled_from(["float64", "float32", "int64"]))
+def test_side_by_side_is_scipys_hstack(rows, cols_a, cols_b, density, seed, dtype):
+    a = scipy.sparse.random(rows, cols_a, density=density, format="coo", random_state=seed, dtype=dtype)
+    b = scipy.sparse.random(rows, cols_b, density=density, format="coo", random_state=seed + 1, dtype=dtype)
+    ours, theirs = rasa_speedups.side_by_side(a, b), scipy.sparse.hstack([a, b])
+    assert type(ours) is type(theirs) and ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    for field in ("row", "col", "data"):
+        assert getattr(ours, field).dtype == getattr(theirs, field).dtype
+        assert np.array_equal(getattr(ours, field), getattr(theirs, field))
+
+
+def test_other_sparse_joins_are_left_to_scipy():
+    a = scipy.sparse.random(2, 3, density=.5, format="coo", random_state=1)
+    assert rasa_speedups.side_by_side(a, a.tocsr()) is None
+    assert rasa_speedups.side_by_side(a, a.astype("float32")) is None
+    assert rasa_speedups.side_by_side(a, scipy.sparse.random(3, 3, format="coo")) is None

@@ -1,0 +1,81 @@
+"""Several Sanic workers for one Rasa server, each listening on its own socket.
+
+Rasa handles messages on one Python event loop, so one process uses one core however many
+the machine has; `SANIC_WORKERS=N` runs N processes (each loads the model and needs a lock
+store shared between processes: `bot.storage.lock_store.AtomicRedisLockStore`).
+
+Sanic 21.12's workers share the parent's listening socket, and asyncio accepts up to 100
+waiting connections per wake-up, so connections that arrive together (ten patients opening
+the chat at the same moment) all go to whichever worker wakes first, and the other worker
+idles. With `install()`, each worker listens on its own SO_REUSEPORT socket for the same
+address and the kernel spreads new connections over them. The parent keeps its socket bound,
+so a port in use still fails at start, but never listens on it.
+
+Each worker also asks the kernel for SIGTERM when the parent dies: Sanic's workers would
+otherwise outlive a killed parent, keep the port, and answer beside its restarted successor.
+
+A conversation's messages may reach different workers (a new connection can hash to the
+other one); that is correct, only slower: the lock store serialises the turns and the tracker
+store re-reads a session another process wrote (bot/storage/tracker_store.py).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+
+from sanic.server import runners
+
+_MARK = "_clinic_own_socket_per_worker"
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _reuse_port_socket(family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def _bound_not_listening(host: str, port: int, *, backlog: int = 100) -> socket.socket:
+    """Stands in for sanic's bind_socket in the parent process: reserves the address only."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = _reuse_port_socket(family)
+    sock.bind((host, port))
+    return sock
+
+
+def install() -> None:
+    """Make Sanic's multi-worker mode give each worker its own listening socket."""
+    if getattr(runners.serve, _MARK, False):
+        return
+    serve = runners.serve
+    parent = os.getpid()
+
+    def serve_on_own_socket(**settings):
+        inherited = settings.get("sock")
+        if settings.get("run_multiple"):
+            _end_with_parent(parent)
+        if settings.get("run_multiple") and inherited is not None and inherited.family in (
+                socket.AF_INET, socket.AF_INET6):
+            own = _reuse_port_socket(inherited.family)
+            own.bind(inherited.getsockname())
+            own.listen(settings.get("backlog") or 100)
+            inherited.close()
+            settings["sock"] = own
+        return serve(**settings)
+
+    setattr(serve_on_own_socket, _MARK, True)
+    # serve_multiple looks both names up in the module when it runs, after this.
+    runners.bind_socket = _bound_not_listening
+    runners.serve = serve_on_own_socket

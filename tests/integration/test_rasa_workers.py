@@ -1,0 +1,101 @@
+"""Sanic's multi-worker mode as the Rasa server runs it (bot/rasa_workers.py), on a small real
+Sanic app: connections that arrive together are spread over the workers, and the workers do
+not outlive a killed parent."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot import paths
+from bot.processes import free_port, wait_http
+
+APP = """
+import os, sys
+from sanic import Sanic, response
+from bot import rasa_workers
+if sys.argv[2] == "install":
+    rasa_workers.install()
+app = Sanic("workers_test")
+@app.get("/")
+async def pid(request):
+    return response.text(str(os.getpid()))
+app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=2, access_log=False)
+"""
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start(mode):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-c", APP, str(port), mode], cwd=paths.ROOT,
+                                env={**os.environ, "PYTHONPATH": str(paths.ROOT)},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
+        wait_http(f"http://127.0.0.1:{port}/", 60, proc)
+        time.sleep(0.5)  # both workers listening
+        return proc, port
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(15)
+
+
+def _workers(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(x) for x in out]
+
+
+def _pids_of_connections_made_together(proc, port, n=20):
+    """Open n connections while one worker is stopped (as if busy), then let it go and ask
+    each connection which process answers it."""
+    workers = _workers(proc.pid)
+    os.kill(workers[1], signal.SIGSTOP)
+    try:
+        conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
+        time.sleep(0.3)  # the running worker has taken whatever it can
+    finally:
+        os.kill(workers[1], signal.SIGCONT)
+    pids = []
+    for s in conns:
+        with s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            pids.append(int(data.split(b"\r\n\r\n", 1)[1]))
+    return workers, pids
+
+
+def test_connections_arriving_together_reach_both_workers(server):
+    # With one listening socket shared by the workers, the worker that is awake accepts every
+    # waiting connection (asyncio takes up to 100 per wake-up) and the other gets none: the
+    # benchmark's ten conversations all landed on one worker. Each worker's own socket gets
+    # its share from the kernel.
+    proc, port = server("install")
+    workers, pids = _pids_of_connections_made_together(proc, port)
+    assert len(workers) == 2 and set(pids) == set(workers)
+
+
+def test_workers_end_when_the_parent_is_killed(server):
+    proc, port = server("install")
+    workers = _workers(proc.pid)
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{w}") and
+                                              "Z" not in open(f"/proc/{w}/stat").read().split()[2] for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if os.path.exists(f"/proc/{w}")
+             and open(f"/proc/{w}/stat").read().split()[2] != "Z"]
+    assert alive == []
+    with pytest.raises(OSError):  # nobody answers on the port any more
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
