@@ -1,0 +1,112 @@
+"""Rasa's endpoint requests with kept connections (bot/rasa_speedups.py), against a real HTTP
+server on loopback: what reaches the server is what Rasa's own request sends, errors are
+Rasa's, connections are reused, and a restarted server or an idle connection costs no call."""
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+from bot import rasa_speedups
+from bot.processes import free_port
+
+_rasa_request = EndpointConfig.request  # ours, installed by the import above
+assert _rasa_request is rasa_speedups._request
+
+
+class Server:
+    """An aiohttp server that records, per request, the client's port and what it received."""
+
+    def __init__(self, port):
+        self.port, self.seen, self.runner = port, [], None
+
+    async def handle(self, request):
+        body = await request.read()
+        self.seen.append({"peer": request.transport.get_extra_info("peername")[1], "path": request.path,
+                          "query": dict(request.query), "headers": dict(request.headers), "body": body})
+        if request.path.endswith("/fail"):
+            return web.Response(status=500, text="broken")
+        if request.path.endswith("/text"):
+            return web.Response(text="not json")
+        return web.json_response({"ok": True, "echo": json.loads(body or b"null")})
+
+    async def start(self):
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, keepalive_timeout=5)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self):
+        await self.runner.cleanup()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_requests_carry_what_rasa_sends_and_reuse_one_connection():
+    async def main():
+        server = Server(free_port())
+        await server.start()
+        try:
+            endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook", headers={"X-Action-Token": "s3"},
+                                      token="t0k", params={"a": "1"})
+            replies = [await endpoint.request(json={"n": i}, method="post") for i in range(3)]
+        finally:
+            await server.stop()
+        return replies, server.seen
+
+    replies, seen = run(main())
+    assert replies == [{"ok": True, "echo": {"n": i}} for i in range(3)]
+    assert {s["path"] for s in seen} == {"/webhook"}
+    assert all(s["query"] == {"a": "1", "token": "t0k"} for s in seen)
+    assert all(s["headers"]["X-Action-Token"] == "s3" and s["headers"]["Content-Type"] == "application/json"
+               for s in seen)
+    assert len({s["peer"] for s in seen}) == 1  # one connection for all three calls
+
+
+def test_errors_and_non_json_answers_are_as_with_rasa():
+    async def main():
+        server = Server(free_port())
+        await server.start()
+        try:
+            endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}")
+            with pytest.raises(ClientResponseError) as failed:
+                await endpoint.request(subpath="fail", json={})
+            text = await endpoint.request(subpath="text", method="get")
+            after = await endpoint.request(json={"n": 1})  # the connection is still usable
+        finally:
+            await server.stop()
+        return failed.value, text, after
+
+    failed, text, after = run(main())
+    assert failed.status == 500 and failed.text == b"broken"
+    assert text is None
+    assert after["ok"] is True
+
+
+def test_a_restarted_server_and_an_idle_connection_cost_no_call(monkeypatch):
+    monkeypatch.setattr(rasa_speedups, "IDLE_CONNECTION_SECONDS", 0.3)
+
+    async def main():
+        port = free_port()
+        server = Server(port)
+        await server.start()
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        first = await endpoint.request(json={"n": 1})
+        await server.stop()  # the action server restarts
+        server = Server(port)
+        await server.start()
+        try:
+            second = await endpoint.request(json={"n": 2})
+            await asyncio.sleep(0.6)  # longer than the client keeps an idle connection
+            third = await endpoint.request(json={"n": 3})
+        finally:
+            await server.stop()
+        return first, second, third, server.seen
+
+    first, second, third, seen = run(main())
+    assert [r["echo"]["n"] for r in (first, second, third)] == [1, 2, 3]
+    assert len({s["peer"] for s in seen}) == 2  # the idle connection was not reused
