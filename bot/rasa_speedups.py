@@ -322,3 +322,9 @@ async def _request(self, method: str = "post", subpath: Optional[str] = None,
 
 
 rasa_endpoints.EndpointConfig.request = _request
+
+
+async def close_sessions() -> None:
+    """Close the kept sessions of the running loop (before closing the loop itself)."""
+    for _endpoint, session in _sessions.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()

@@ -88,6 +88,10 @@ class AssistantDriver:
         return self.loop.run_until_complete(self.say_async(sender, text, channel, metadata))
 
     def close(self) -> None:
+        from bot import rasa_speedups
+
+        # The action-server connections Rasa's calls kept open (bot/rasa_speedups.py).
+        self.loop.run_until_complete(rasa_speedups.close_sessions())
         self.loop.close()
 
 

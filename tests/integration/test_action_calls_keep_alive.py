@@ -110,3 +110,19 @@ def test_a_restarted_server_and_an_idle_connection_cost_no_call(monkeypatch):
     first, second, third, seen = run(main())
     assert [r["echo"]["n"] for r in (first, second, third)] == [1, 2, 3]
     assert len({s["peer"] for s in seen}) == 2  # the idle connection was not reused
+
+
+def test_kept_sessions_are_closed_with_their_loop():
+    async def main():
+        server = Server(free_port())
+        await server.start()
+        try:
+            endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}")
+            await endpoint.request(json={})
+            session = rasa_speedups._session_for(endpoint)
+            await rasa_speedups.close_sessions()
+            return session.closed, asyncio.get_running_loop() in rasa_speedups._sessions
+        finally:
+            await server.stop()
+
+    assert run(main()) == (True, False)
