@@ -203,8 +203,10 @@ def _graph_run(self, inputs: Optional[Dict[str, Any]] = None, targets: Optional[
     order = plans[run_targets]
     values: Dict[str, Any] = {}
     for name, value in (inputs or {}).items():
-        if isinstance(value, str) and (value in self._graph_schema.nodes or value in (inputs or {})):
-            return _original_graph_run(self, inputs, targets)  # Rasa's own error message
+        if name in self._graph_schema.nodes or (
+                isinstance(value, str) and (value in self._graph_schema.nodes or value in (inputs or {}))):
+            # An input replacing a node, or Rasa's error for a value named like one: Rasa's runner.
+            return _original_graph_run(self, inputs, targets)
         values[name] = (name, value)
     if order is None or any(need not in values and need not in self._graph_schema.nodes
                             for _, needs in order for need in needs) \
@@ -230,7 +232,7 @@ rasa_dask.DaskGraphRunner.run = _graph_run
 import numpy as np  # noqa: E402
 import scipy.sparse  # noqa: E402
 from rasa.shared.nlu.training_data import features as rasa_features  # noqa: E402
-from scipy.sparse._sputils import get_index_dtype  # noqa: E402
+from scipy.sparse._sputils import get_index_dtype, upcast  # noqa: E402
 
 _original_combine_sparse = rasa_features.Features._combine_sparse_features
 
@@ -238,7 +240,7 @@ _original_combine_sparse = rasa_features.Features._combine_sparse_features
 def side_by_side(a: Any, b: Any) -> Optional[Any]:
     """`scipy.sparse.hstack([a, b])` for two COO matrices of one dtype, else None."""
     if not (scipy.sparse.isspmatrix_coo(a) and scipy.sparse.isspmatrix_coo(b)) or a.dtype != b.dtype \
-            or a.shape[0] != b.shape[0]:
+            or a.shape[0] != b.shape[0] or upcast(a.dtype) != a.dtype:  # e.g. float16: scipy widens it
         return None
     shape = (a.shape[0], a.shape[1] + b.shape[1])
     index = get_index_dtype(maxval=max(shape))
@@ -282,6 +284,8 @@ _sessions: "weakref.WeakKeyDictionary[Any, Dict[int, Any]]" = weakref.WeakKeyDic
 
 def _session_for(endpoint: Any) -> Any:
     loop = asyncio.get_running_loop()
+    for old in [old for old in _sessions if old.is_closed()]:
+        _sessions.pop(old, None)  # each session refers to its loop, so none would go by itself
     by_endpoint = _sessions.setdefault(loop, {})
     kept = by_endpoint.get(id(endpoint))
     if kept is not None and kept[0] is endpoint and not kept[1].closed:
@@ -290,6 +294,9 @@ def _session_for(endpoint: Any) -> Any:
             if endpoint.basic_auth else None)
     session = aiohttp.ClientSession(
         headers=endpoint.headers, auth=auth,
+        # No cookies carried from one conversation's call to another's (Rasa's fresh session
+        # per call kept none either).
+        cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=rasa_endpoints.DEFAULT_REQUEST_TIMEOUT),
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=IDLE_CONNECTION_SECONDS))
     by_endpoint[id(endpoint)] = (endpoint, session)

@@ -1,18 +1,23 @@
 """Several Sanic workers for one Rasa server, each listening on its own socket.
 
 Rasa handles messages on one Python event loop, so one process uses one core however many
-the machine has; `SANIC_WORKERS=N` runs N processes (each loads the model and needs a lock
-store shared between processes: `bot.storage.lock_store.AtomicRedisLockStore`).
+the machine has; `SANIC_WORKERS=N` runs N processes (each loads the model, and a lock store
+shared between processes is needed: `bot.storage.lock_store.LocalLockStore` in endpoints.yml).
 
 Sanic 21.12's workers share the parent's listening socket, and asyncio accepts up to 100
 waiting connections per wake-up, so connections that arrive together (ten patients opening
 the chat at the same moment) all go to whichever worker wakes first, and the other worker
 idles. With `install()`, each worker listens on its own SO_REUSEPORT socket for the same
-address and the kernel spreads new connections over them. The parent keeps its socket bound,
-so a port in use still fails at start, but never listens on it.
+address and the kernel spreads new connections over them. The parent first checks that the
+port is free with a plain bind (so a second server on the port fails at start, as stock
+Sanic does, instead of silently sharing its traffic), then keeps the address bound but never
+listens on it.
 
 Each worker also asks the kernel for SIGTERM when the parent dies: Sanic's workers would
 otherwise outlive a killed parent, keep the port, and answer beside its restarted successor.
+Until Sanic installs its own handler (after Rasa has loaded the model) a worker still has the
+parent's SIGTERM handler, which only signals the parent's list of workers: the default
+action is restored first, so a worker told to end during start-up ends.
 
 A conversation's messages may reach different workers (a new connection can hash to the
 other one); that is correct, only slower: the lock store serialises the turns and the tracker
@@ -50,6 +55,11 @@ def _reuse_port_socket(family: int) -> socket.socket:
 def _bound_not_listening(host: str, port: int, *, backlog: int = 100) -> socket.socket:
     """Stands in for sanic's bind_socket in the parent process: reserves the address only."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # EADDRINUSE if anyone listens
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        if port == 0:
+            port = probe.getsockname()[1]
     sock = _reuse_port_socket(family)
     sock.bind((host, port))
     return sock
@@ -65,6 +75,7 @@ def install() -> None:
     def serve_on_own_socket(**settings):
         inherited = settings.get("sock")
         if settings.get("run_multiple"):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
             _end_with_parent(parent)
         if settings.get("run_multiple") and inherited is not None and inherited.family in (
                 socket.AF_INET, socket.AF_INET6):

@@ -20,10 +20,11 @@ import asyncio
 import fcntl
 import hashlib
 import os
+import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
-from typing import AsyncGenerator, Optional, Text
+from typing import AsyncGenerator, Dict, Optional, Text, Tuple
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore
@@ -73,6 +74,10 @@ class AtomicRedisLockStore(LockStore):
         return None
 
 
+_open_files: Dict[Tuple[str, int], Tuple[int, dict]] = {}
+_open_lock = threading.Lock()
+
+
 class LocalLockStore(LockStore):
     """A conversation's lock is one byte of a shared lock file, taken with a POSIX record lock
     (fcntl), whose offset comes from a hash of the conversation id.
@@ -94,20 +99,29 @@ class LocalLockStore(LockStore):
                 or (endpoint_config.kwargs.get("path") if endpoint_config else None)
                 or str(paths.ROOT / "var" / "locks" / "conversations.lock"))
         self.path = os.path.abspath(path)
-        self._fd: Optional[int] = None
-        self._fd_pid: Optional[int] = None
-        self._local: dict = {}  # slot -> [asyncio.Lock, users]
         super().__init__()
 
-    def _file(self) -> int:
-        # Opened per process (Sanic forks its workers after this object may exist), and kept
-        # open: closing any descriptor of the file would drop all this process's locks on it.
-        if self._fd is None or self._fd_pid != os.getpid():
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._fd_pid = os.getpid()
-            self._local = {}
-        return self._fd
+    def _file(self) -> Tuple[int, dict]:
+        """This process's descriptor of the lock file and its in-process locks (slot ->
+        [asyncio.Lock, users]), shared by every store on that file: record locks belong to
+        the process, so two stores with their own descriptors would not exclude each other,
+        and closing any descriptor of the file would drop all of this process's locks on it.
+        Opened in the process that uses it (Sanic forks its workers) and never closed."""
+        opened = _open_files.get((self.path, os.getpid()))
+        if opened is not None:
+            return opened
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        real = os.path.realpath(self.path)
+        with _open_lock:
+            key = (real, os.getpid())
+            if key not in _open_files:
+                _open_files[key] = (os.open(real, os.O_RDWR | os.O_CREAT, 0o600), {})
+            _open_files[(self.path, os.getpid())] = _open_files[key]  # the same, by either name
+            return _open_files[key]
+
+    @property
+    def _local(self) -> dict:
+        return self._file()[1]
 
     def slot(self, conversation_id: Text) -> int:
         return int.from_bytes(hashlib.blake2b(conversation_id.encode("utf-8", "surrogatepass"),
@@ -116,8 +130,8 @@ class LocalLockStore(LockStore):
     @asynccontextmanager
     async def lock(self, conversation_id: Text, lock_lifetime: float = 60,
                    wait_time_in_seconds: float = 0.005) -> AsyncGenerator[TicketLock, None]:
-        fd, slot = self._file(), self.slot(conversation_id)
-        entry = self._local.setdefault(slot, [asyncio.Lock(), 0])
+        (fd, local), slot = self._file(), self.slot(conversation_id)
+        entry = local.setdefault(slot, [asyncio.Lock(), 0])
         entry[1] += 1
         deadline = time.monotonic() + lock_lifetime
         try:
@@ -145,7 +159,7 @@ class LocalLockStore(LockStore):
         finally:
             entry[1] -= 1
             if entry[1] == 0:
-                self._local.pop(slot, None)
+                local.pop(slot, None)
 
     # The ticket interface of Rasa's base class is not used: `lock` above replaces it.
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:

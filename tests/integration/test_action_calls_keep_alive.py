@@ -24,12 +24,17 @@ class Server:
     async def handle(self, request):
         body = await request.read()
         self.seen.append({"peer": request.transport.get_extra_info("peername")[1], "path": request.path,
-                          "query": dict(request.query), "headers": dict(request.headers), "body": body})
+                          "query": dict(request.query), "headers": dict(request.headers),
+                          "raw_headers": [k.decode() for k, _ in request.raw_headers],
+                          "body": body})
         if request.path.endswith("/fail"):
             return web.Response(status=500, text="broken")
         if request.path.endswith("/text"):
             return web.Response(text="not json")
-        return web.json_response({"ok": True, "echo": json.loads(body or b"null")})
+        reply = web.json_response({"ok": True, "echo": json.loads(body or b"null")})
+        if getattr(self, "cookie", False):  # as a proxy in front of the action server might
+            reply.set_cookie("sid", json.loads(body)["sender"])
+        return reply
 
     async def start(self):
         app = web.Application()
@@ -43,7 +48,13 @@ class Server:
 
 
 def run(coro):
-    return asyncio.run(coro)
+    async def and_close():
+        try:
+            return await coro
+        finally:
+            await rasa_speedups.close_sessions()
+
+    return asyncio.run(and_close())
 
 
 def test_requests_carry_what_rasa_sends_and_reuse_one_connection():
@@ -64,6 +75,8 @@ def test_requests_carry_what_rasa_sends_and_reuse_one_connection():
     assert all(s["query"] == {"a": "1", "token": "t0k"} for s in seen)
     assert all(s["headers"]["X-Action-Token"] == "s3" and s["headers"]["Content-Type"] == "application/json"
                for s in seen)
+    assert all(s["raw_headers"].count("X-Action-Token") == 1 and s["raw_headers"].count("Content-Type") == 1
+               for s in seen)  # none sent twice (session defaults and the call's own)
     assert len({s["peer"] for s in seen}) == 1  # one connection for all three calls
 
 
@@ -126,3 +139,20 @@ def test_kept_sessions_are_closed_with_their_loop():
             await server.stop()
 
     assert run(main()) == (True, False)
+
+
+def test_no_cookie_is_carried_from_one_call_to_the_next():
+    async def main():
+        server = Server(free_port())
+        server.cookie = True
+        await server.start()
+        try:
+            endpoint = EndpointConfig(f"http://localhost:{server.port}/webhook")
+            await endpoint.request(json={"sender": "patient-A"})
+            await endpoint.request(json={"sender": "patient-B"})
+        finally:
+            await server.stop()
+        return server.seen
+
+    seen = run(main())
+    assert len(seen) == 2 and "Cookie" not in seen[1]["headers"]

@@ -114,3 +114,58 @@ def test_the_lock_file_comes_from_the_endpoint_or_the_environment(tmp_path, monk
     assert from_endpoint.path == str(tmp_path / "a" / "l")
     monkeypatch.setenv("CONVERSATION_LOCK_FILE", str(tmp_path / "b"))
     assert LocalLockStore(EndpointConfig(path=str(tmp_path / "a" / "l"))).path == str(tmp_path / "b")
+
+
+def test_two_stores_in_one_process_exclude_each_other(tmp_path):
+    # Record locks belong to the process: two stores on one file must share one descriptor
+    # and one set of in-process locks, or both would "hold" a conversation at once.
+    a = LocalLockStore(path=str(tmp_path / "locks"))
+    b = LocalLockStore(path=str(tmp_path / "sub" / ".." / "locks"))
+    inside, overlaps = [0], [0]
+
+    async def turn(store):
+        async with store.lock("conv", lock_lifetime=10):
+            inside[0] += 1
+            overlaps[0] += inside[0] > 1
+            await asyncio.sleep(0.01)
+            inside[0] -= 1
+
+    async def main():
+        await asyncio.gather(*(turn(a if i % 2 else b) for i in range(20)))
+
+    (tmp_path / "sub").mkdir()
+    asyncio.run(main())
+    assert overlaps[0] == 0
+
+
+TRY = """
+import asyncio, sys
+from rasa.core.lock_store import LockError
+from bot.storage.lock_store import LocalLockStore
+async def main():
+    try:
+        async with LocalLockStore(path=sys.argv[1]).lock(sys.argv[2], lock_lifetime=0.5):
+            print("got")
+    except LockError:
+        print("refused")
+asyncio.run(main())
+"""
+
+
+def test_another_store_in_the_process_leaves_a_held_lock_held(tmp_path):
+    store = LocalLockStore(path=str(tmp_path / "locks"))
+
+    def other_process_tries():
+        return subprocess.run([sys.executable, "-c", TRY, str(tmp_path / "locks"), "conv-1"], cwd=paths.ROOT,
+                              env={**os.environ, "PYTHONPATH": str(paths.ROOT)}, capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+
+    async def main():
+        async with store.lock("conv-1", lock_lifetime=10):
+            second = LocalLockStore(path=str(tmp_path / "locks"))  # e.g. a model reload's store
+            async with second.lock("conv-2", lock_lifetime=10):
+                pass
+            return other_process_tries()
+
+    assert asyncio.run(main()) == "refused"
+    assert other_process_tries() == "got"
