@@ -93,6 +93,12 @@ def action_server(database_url: str, port: Optional[int] = None, log_path: Optio
             log.close()
 
 
+def children(pid: int) -> List[int]:
+    """The direct child processes of `pid` (e.g. a Sanic server's workers)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(x) for x in out]
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process (Linux /proc), in MB."""
     try:

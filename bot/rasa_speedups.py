@@ -15,7 +15,7 @@ Imported by our pipeline components, so it is in place wherever our model is loa
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import jsonschema
 from rasa.core.actions import action as rasa_action
@@ -170,7 +170,9 @@ from rasa.engine.runner import dask as rasa_dask  # noqa: E402
 _original_graph_run = rasa_dask.DaskGraphRunner.run
 
 
-def _execution_order(schema: Any, targets: tuple) -> Optional[list]:
+def _execution_order(schema: Any, targets: tuple) -> Optional[Tuple[list, frozenset]]:
+    """The nodes to run, each after what it needs, and the names that must come as inputs
+    (needs and targets that are not nodes); None for a graph this cannot order."""
     minimal = schema.minimal_graph_schema(list(targets))
     order, state = [], {}
 
@@ -192,7 +194,8 @@ def _execution_order(schema: Any, targets: tuple) -> Optional[list]:
                 visit(target)
     except (ValueError, RecursionError):
         return None
-    return order
+    named = {need for _, needs in order for need in needs} | set(targets)
+    return order, frozenset(n for n in named if n not in schema.nodes)
 
 
 def _graph_run(self, inputs: Optional[Dict[str, Any]] = None, targets: Optional[list] = None) -> Dict[str, Any]:
@@ -200,20 +203,17 @@ def _graph_run(self, inputs: Optional[Dict[str, Any]] = None, targets: Optional[
     plans = self.__dict__.setdefault("_clinic_plans", {})
     if run_targets not in plans:
         plans[run_targets] = _execution_order(self._graph_schema, run_targets)
-    order = plans[run_targets]
-    values: Dict[str, Any] = {}
-    for name, value in (inputs or {}).items():
-        if name in self._graph_schema.nodes or (
-                isinstance(value, str) and (value in self._graph_schema.nodes or value in (inputs or {}))):
-            # An input replacing a node, or Rasa's error for a value named like one: Rasa's runner.
-            return _original_graph_run(self, inputs, targets)
-        values[name] = (name, value)
-    if order is None or any(need not in values and need not in self._graph_schema.nodes
-                            for _, needs in order for need in needs) \
-            or any(t not in values and t not in self._graph_schema.nodes for t in run_targets):
+    plan, inputs = plans[run_targets], inputs or {}
+    if plan is None or not plan[1] <= inputs.keys() or any(
+            name in self._graph_schema.nodes or (
+                isinstance(value, str) and (value in self._graph_schema.nodes or value in inputs))
+            for name, value in inputs.items()):
+        # Unorderable, an input missing, an input replacing a node, or Rasa's error for a value
+        # named like one: Rasa's own runner.
         return _original_graph_run(self, inputs, targets)
+    values: Dict[str, Any] = {name: (name, value) for name, value in inputs.items()}
     try:
-        for name, needs in order:
+        for name, needs in plan[0]:
             values[name] = self._instantiated_nodes[name](*(values[need] for need in needs))
         return dict(values[target] for target in run_targets)
     except RuntimeError as e:
@@ -284,8 +284,9 @@ _sessions: "weakref.WeakKeyDictionary[Any, Dict[int, Any]]" = weakref.WeakKeyDic
 
 def _session_for(endpoint: Any) -> Any:
     loop = asyncio.get_running_loop()
-    for old in [old for old in _sessions if old.is_closed()]:
-        _sessions.pop(old, None)  # each session refers to its loop, so none would go by itself
+    if loop not in _sessions:
+        for old in [old for old in _sessions if old.is_closed()]:
+            del _sessions[old]  # each session refers to its loop, so none would go by itself
     by_endpoint = _sessions.setdefault(loop, {})
     kept = by_endpoint.get(id(endpoint))
     if kept is not None and kept[0] is endpoint and not kept[1].closed:

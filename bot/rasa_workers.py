@@ -77,13 +77,12 @@ def install() -> None:
         if settings.get("run_multiple"):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
             _end_with_parent(parent)
-        if settings.get("run_multiple") and inherited is not None and inherited.family in (
-                socket.AF_INET, socket.AF_INET6):
-            own = _reuse_port_socket(inherited.family)
-            own.bind(inherited.getsockname())
-            own.listen(settings.get("backlog") or 100)
-            inherited.close()
-            settings["sock"] = own
+            if inherited is not None and inherited.family in (socket.AF_INET, socket.AF_INET6):
+                own = _reuse_port_socket(inherited.family)
+                own.bind(inherited.getsockname())
+                own.listen(settings.get("backlog") or 100)
+                inherited.close()
+                settings["sock"] = own
         return serve(**settings)
 
     setattr(serve_on_own_socket, _MARK, True)

@@ -27,12 +27,13 @@ from bot import paths
 from bot.bench.load import run_load
 from bot.logging_setup import configure_logging
 from bot.model import record_hash
-from bot.processes import action_server, free_port, project_env, rss_mb, stop
+from bot.processes import action_server, children, free_port, project_env, rss_mb, stop
 from bot.storage.db import upgrade
 
 BENCH_MODELS = paths.MODELS_DIR / "bench"
 REPORTS = paths.ROOT / "reports"
 SYSTEMS = {"ours": paths.ROOT / "config.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-config.yml"}
+SLUGS = {"ours": "ours", "stock Rasa": "baseline"}  # models/bench/<slug>.tar.gz
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,7 @@ def first_answer(rasa_url: str, expected: str, proc, timeout: float = 300) -> No
 def memory_mb(pid: int) -> dict:
     """The largest resident set among the server's processes, and the proportional set size of
     them all (shared pages counted once, split between the processes sharing them)."""
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    pids = [pid, *map(int, out)]
+    pids = [pid, *children(pid)]
     pss = 0.0
     for p in pids:
         try:
@@ -107,8 +107,8 @@ def measure(name: str, model: Path, action_url: str, database_url: str, messages
 
     expected = load_knowledge_base().get("aftercare_nsaids").answer
     port = free_port()
-    # Anything the fail-safe layer spools stays in the run's directory, not in the checkout.
     server = SERVERS[name]
+    # Anything the fail-safe layer spools stays in the run's directory, not in the checkout.
     env = project_env(DATABASE_URL=database_url, ACTION_ENDPOINT_URL=action_url, SPOOL_DIR=str(work / "spool"),
                       SANIC_WORKERS=str(server.workers), CONVERSATION_LOCK_FILE=str(work / "locks"))
     log = open(work / f"rasa-{name.replace(' ', '_').replace(',', '')}.log", "wb")
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         database_url = f"sqlite:///{work / 'bench.db'}"
         upgrade(database_url)
         for name, config in SYSTEMS.items():
-            slug = "ours" if name == "ours" else "baseline"
+            slug = SLUGS[name]
             model = BENCH_MODELS / f"{slug}.tar.gz"
             timing = BENCH_MODELS / f"{slug}.train_seconds"
             if not args.skip_train or not model.exists():
@@ -170,14 +170,13 @@ def main(argv=None) -> int:
         with action_server(database_url, log_path=work / "actions.log",
                            extra_env={"SPOOL_DIR": str(work / "spool")}) as action_url:
             for name, server in SERVERS.items():
-                slug = "ours" if server.system == "ours" else "baseline"
                 print(f"measuring {name} ...", flush=True)
                 results[name] = {**trained[server.system], **measure(
-                    name, BENCH_MODELS / f"{slug}.tar.gz", action_url, database_url, args.messages, work)}
+                    name, BENCH_MODELS / f"{SLUGS[server.system]}.tar.gz", action_url, database_url,
+                    args.messages, work)}
         for system in SYSTEMS:
-            slug = "ours" if system == "ours" else "baseline"
             print(f"dev accuracy of {system} ...", flush=True)
-            dev = dev_accuracy(BENCH_MODELS / f"{slug}.tar.gz")  # the model's, whatever serves it
+            dev = dev_accuracy(BENCH_MODELS / f"{SLUGS[system]}.tar.gz")  # the model's, whatever serves it
             for name, server in SERVERS.items():
                 if server.system == system:
                     results[name]["dev"] = dev

@@ -36,7 +36,20 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
-class AtomicRedisLockStore(LockStore):
+class _LockOnlyStore(LockStore):
+    """A store whose `lock` replaces Rasa's ticket interface, which is then never used."""
+
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        return None
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        return None
+
+    def save_lock(self, lock: TicketLock) -> None:
+        return None
+
+
+class AtomicRedisLockStore(_LockOnlyStore):
     def __init__(self, endpoint_config=None, url: Optional[str] = None, key_prefix: str = "clinic:lock:") -> None:
         import redis.asyncio as aioredis
 
@@ -63,22 +76,12 @@ class AtomicRedisLockStore(LockStore):
         finally:
             await self.redis.eval(_RELEASE, 1, key, token)
 
-    # The ticket interface of Rasa's base class is not used: `lock` above replaces it.
-    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
-        return None
-
-    def delete_lock(self, conversation_id: Text) -> None:
-        return None
-
-    def save_lock(self, lock: TicketLock) -> None:
-        return None
-
 
 _open_files: Dict[Tuple[str, int], Tuple[int, dict]] = {}
 _open_lock = threading.Lock()
 
 
-class LocalLockStore(LockStore):
+class LocalLockStore(_LockOnlyStore):
     """A conversation's lock is one byte of a shared lock file, taken with a POSIX record lock
     (fcntl), whose offset comes from a hash of the conversation id.
 
@@ -98,7 +101,8 @@ class LocalLockStore(LockStore):
         path = (path or os.environ.get("CONVERSATION_LOCK_FILE")
                 or (endpoint_config.kwargs.get("path") if endpoint_config else None)
                 or str(paths.ROOT / "var" / "locks" / "conversations.lock"))
-        self.path = os.path.abspath(path)
+        # One name per file, so every store on it finds the same descriptor below.
+        self.path = os.path.realpath(path)
         super().__init__()
 
     def _file(self) -> Tuple[int, dict]:
@@ -107,17 +111,15 @@ class LocalLockStore(LockStore):
         the process, so two stores with their own descriptors would not exclude each other,
         and closing any descriptor of the file would drop all of this process's locks on it.
         Opened in the process that uses it (Sanic forks its workers) and never closed."""
-        opened = _open_files.get((self.path, os.getpid()))
-        if opened is not None:
-            return opened
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        real = os.path.realpath(self.path)
-        with _open_lock:
-            key = (real, os.getpid())
-            if key not in _open_files:
-                _open_files[key] = (os.open(real, os.O_RDWR | os.O_CREAT, 0o600), {})
-            _open_files[(self.path, os.getpid())] = _open_files[key]  # the same, by either name
-            return _open_files[key]
+        key = (self.path, os.getpid())
+        opened = _open_files.get(key)
+        if opened is None:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            with _open_lock:
+                if key not in _open_files:
+                    _open_files[key] = (os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), {})
+                opened = _open_files[key]
+        return opened
 
     @property
     def _local(self) -> dict:
@@ -160,13 +162,3 @@ class LocalLockStore(LockStore):
             entry[1] -= 1
             if entry[1] == 0:
                 local.pop(slot, None)
-
-    # The ticket interface of Rasa's base class is not used: `lock` above replaces it.
-    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
-        return None
-
-    def delete_lock(self, conversation_id: Text) -> None:
-        return None
-
-    def save_lock(self, lock: TicketLock) -> None:
-        return None

@@ -3,6 +3,7 @@ server on loopback: what reaches the server is what Rasa's own request sends, er
 Rasa's, connections are reused, and a restarted server or an idle connection costs no call."""
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -18,8 +19,8 @@ assert _rasa_request is rasa_speedups._request
 class Server:
     """An aiohttp server that records, per request, the client's port and what it received."""
 
-    def __init__(self, port):
-        self.port, self.seen, self.runner = port, [], None
+    def __init__(self, port, cookie=False):
+        self.port, self.cookie, self.seen, self.runner = port, cookie, [], None
 
     async def handle(self, request):
         body = await request.read()
@@ -32,7 +33,7 @@ class Server:
         if request.path.endswith("/text"):
             return web.Response(text="not json")
         reply = web.json_response({"ok": True, "echo": json.loads(body or b"null")})
-        if getattr(self, "cookie", False):  # as a proxy in front of the action server might
+        if self.cookie:  # as a proxy in front of the action server might
             reply.set_cookie("sid", json.loads(body)["sender"])
         return reply
 
@@ -47,6 +48,16 @@ class Server:
         await self.runner.cleanup()
 
 
+@asynccontextmanager
+async def serving(port=None, cookie=False):
+    server = Server(port or free_port(), cookie)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 def run(coro):
     async def and_close():
         try:
@@ -59,14 +70,10 @@ def run(coro):
 
 def test_requests_carry_what_rasa_sends_and_reuse_one_connection():
     async def main():
-        server = Server(free_port())
-        await server.start()
-        try:
+        async with serving() as server:
             endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook", headers={"X-Action-Token": "s3"},
                                       token="t0k", params={"a": "1"})
             replies = [await endpoint.request(json={"n": i}, method="post") for i in range(3)]
-        finally:
-            await server.stop()
         return replies, server.seen
 
     replies, seen = run(main())
@@ -82,16 +89,12 @@ def test_requests_carry_what_rasa_sends_and_reuse_one_connection():
 
 def test_errors_and_non_json_answers_are_as_with_rasa():
     async def main():
-        server = Server(free_port())
-        await server.start()
-        try:
+        async with serving() as server:
             endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}")
             with pytest.raises(ClientResponseError) as failed:
                 await endpoint.request(subpath="fail", json={})
             text = await endpoint.request(subpath="text", method="get")
             after = await endpoint.request(json={"n": 1})  # the connection is still usable
-        finally:
-            await server.stop()
         return failed.value, text, after
 
     failed, text, after = run(main())
@@ -105,19 +108,14 @@ def test_a_restarted_server_and_an_idle_connection_cost_no_call(monkeypatch):
 
     async def main():
         port = free_port()
-        server = Server(port)
-        await server.start()
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
-        first = await endpoint.request(json={"n": 1})
-        await server.stop()  # the action server restarts
-        server = Server(port)
-        await server.start()
-        try:
+        async with serving(port):
+            first = await endpoint.request(json={"n": 1})
+        # the action server restarts
+        async with serving(port) as server:
             second = await endpoint.request(json={"n": 2})
             await asyncio.sleep(0.6)  # longer than the client keeps an idle connection
             third = await endpoint.request(json={"n": 3})
-        finally:
-            await server.stop()
         return first, second, third, server.seen
 
     first, second, third, seen = run(main())
@@ -127,31 +125,22 @@ def test_a_restarted_server_and_an_idle_connection_cost_no_call(monkeypatch):
 
 def test_kept_sessions_are_closed_with_their_loop():
     async def main():
-        server = Server(free_port())
-        await server.start()
-        try:
+        async with serving() as server:
             endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}")
             await endpoint.request(json={})
             session = rasa_speedups._session_for(endpoint)
             await rasa_speedups.close_sessions()
             return session.closed, asyncio.get_running_loop() in rasa_speedups._sessions
-        finally:
-            await server.stop()
 
     assert run(main()) == (True, False)
 
 
 def test_no_cookie_is_carried_from_one_call_to_the_next():
     async def main():
-        server = Server(free_port())
-        server.cookie = True
-        await server.start()
-        try:
+        async with serving(cookie=True) as server:
             endpoint = EndpointConfig(f"http://localhost:{server.port}/webhook")
             await endpoint.request(json={"sender": "patient-A"})
             await endpoint.request(json={"sender": "patient-B"})
-        finally:
-            await server.stop()
         return server.seen
 
     seen = run(main())

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bot import paths
-from bot.processes import free_port, wait_http
+from bot.processes import children, free_port, wait_http
 
 APP = """
 import os, sys, time
@@ -52,15 +52,12 @@ def server():
             proc.wait(15)
 
 
-def _workers(pid):
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(x) for x in out]
 
 
 def _pids_of_connections_made_together(proc, port, n=20):
     """Open n connections while one worker is stopped (as if busy), then let it go and ask
     each connection which process answers it."""
-    workers = _workers(proc.pid)
+    workers = children(proc.pid)
     os.kill(workers[1], signal.SIGSTOP)
     try:
         conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
@@ -105,7 +102,7 @@ def _parent_killed_then_nothing_left(proc, port, workers):
 
 def test_workers_end_when_the_parent_is_killed(server):
     proc, port = server("install")
-    workers = _workers(proc.pid)
+    workers = children(proc.pid)
     assert len(workers) == 2
     _parent_killed_then_nothing_left(proc, port, workers)
 
@@ -113,9 +110,9 @@ def test_workers_end_when_the_parent_is_killed(server):
 def test_workers_end_when_the_parent_is_killed_while_they_load(server):
     proc, port = server("install", loading=4, wait=False)
     deadline = time.monotonic() + 20
-    while len(_workers(proc.pid)) < 2 and time.monotonic() < deadline:
+    while len(children(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    workers = _workers(proc.pid)
+    workers = children(proc.pid)
     assert len(workers) == 2
     time.sleep(1)  # inside the (Rasa: model) loading, before Sanic's own signal handlers
     _parent_killed_then_nothing_left(proc, port, workers)
@@ -127,7 +124,7 @@ def test_a_second_server_on_a_port_in_use_does_not_start(server):
     first, port = server("install")
     second, _ = server("install", port=port, wait=False)
     assert second.wait(30) != 0
-    workers = _workers(first.pid)
+    workers = children(first.pid)
     pids = {int(_get(port)) for _ in range(20)}
     assert pids <= set(workers)  # every request answered by the first server's workers
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from bot import paths
-from bot.processes import action_server, free_port, project_env, stop, wait_http
+from bot.processes import action_server, children, free_port, project_env, stop, wait_http
 from bot.storage.db import transaction
 from bot.storage.models import Escalation
 from tests.integration.conftest import fresh_postgres_database
@@ -110,8 +110,7 @@ def test_interleaved_conversations_stay_complete_and_in_order(replicas):
 
 def test_two_workers_of_one_server_keep_conversations_complete_and_in_order(workers):
     url, urls, proc = workers
-    pids = [int(x) for x in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                           text=True).stdout.split()]
+    pids = children(proc.pid)
     assert len(pids) == 2
     before = [_cpu_seconds(p) for p in pids]
 
