@@ -238,15 +238,18 @@ _original_combine_sparse = rasa_features.Features._combine_sparse_features
 
 
 def side_by_side(a: Any, b: Any) -> Optional[Any]:
-    """`scipy.sparse.hstack([a, b])` for two COO matrices of one dtype, else None."""
-    if not (scipy.sparse.isspmatrix_coo(a) and scipy.sparse.isspmatrix_coo(b)) or a.dtype != b.dtype \
-            or a.shape[0] != b.shape[0] or upcast(a.dtype) != a.dtype:  # e.g. float16: scipy widens it
+    """`scipy.sparse.hstack([a, b])` for two COO matrices with the same number of rows, else
+    None. Built as scipy's `bmat` builds it: data of the two dtypes' `upcast` (our
+    featurizers give float64 and int64 side by side), indices of the dtype the shape needs."""
+    if not (scipy.sparse.isspmatrix_coo(a) and scipy.sparse.isspmatrix_coo(b)) or a.shape[0] != b.shape[0]:
         return None
     shape = (a.shape[0], a.shape[1] + b.shape[1])
     index = get_index_dtype(maxval=max(shape))
+    data = np.empty(a.nnz + b.nnz, dtype=upcast(a.dtype, b.dtype))
+    data[:a.nnz], data[a.nnz:] = a.data, b.data
     row = np.concatenate([a.row, b.row]).astype(index, copy=False)
     col = np.concatenate([a.col.astype(index, copy=False), b.col.astype(index, copy=False) + index(a.shape[1])])
-    return scipy.sparse.coo_matrix((np.concatenate([a.data, b.data]), (row, col)), shape=shape)
+    return scipy.sparse.coo_matrix((data, (row, col)), shape=shape)
 
 
 def _combine_sparse_features(self, additional_features: Any) -> None:

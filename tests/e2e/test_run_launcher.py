@@ -1,6 +1,7 @@
 """`make run`'s launcher: starts everything on loopback, serves the chat page, answers over
 real HTTP, and stops cleanly on Ctrl-C."""
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,11 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
     # No Telegram credentials here: one clear error, and the web chat ran all along.
     rasa_log = (tmp_path / "logs" / "rasa.log").read_text(errors="replace")
     assert rasa_log.count("Telegram channel disabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET") == 1
+    # Started as make run starts it: the start-up heap frozen once the model was loaded
+    # (bot/heap.py), and DIET's numpy intent scores in use, never turned off (bot/diet_intents.py).
+    frozen = re.search(r"froze (\d+) start-up objects", rasa_log)
+    assert frozen and int(frozen.group(1)) > 100_000, rasa_log[-2000:]
+    assert "intent scores differ" not in rasa_log and "intent scores failed" not in rasa_log
 
 
 @pytest.mark.parametrize("setting, expected", [

@@ -1,0 +1,164 @@
+"""DIET's intent confidences for our pipeline, computed with numpy instead of a TensorFlow call.
+
+Our DIET (config.yml) has no transformer layers, no hidden layers and no entity recognition.
+In that shape its intent confidences for a message depend on the sentence-level sparse
+features alone, through three linear steps and a softmax:
+
+    h = x . W_s + b_s    the sentence features' sparse-to-dense layer
+    e = h . W_e + b_e    embed.text
+    confidences = softmax(e . L^T)   inner product with every intent's embedding L, which DIET
+                                     itself computes once when it loads
+
+The sequence-level features go through the network as well, but without a transformer
+nothing carries them to the sentence position that the intent is read from. For those few
+multiplications Rasa builds a model-data object, a batch generator and some twenty tensors
+per message, then calls the graph: a fifth of the Rasa server's CPU under load (README
+"Performance and scale", round 4).
+
+Guarded three ways:
+- used only for a model of exactly that shape (checked on the loaded layers);
+- the first `VERIFY_CALLS` messages of each model are also run through TensorFlow and
+  compared (same top intent, every confidence within `TOLERANCE`; float32 sums in another
+  order differ by ~1e-7): any difference turns it off for that model, with a warning, and
+  TensorFlow's result is used;
+- anything else unusual in a message (dense features, no sentence features, a feature size
+  the model was not trained with, diagnostic data asked for) goes to Rasa's own path.
+Tests compare both on every training sentence.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+import numpy as np
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.constants import DIAGNOSTIC_DATA
+from rasa.shared.nlu.constants import TEXT
+from rasa.utils.tensorflow.constants import (
+    ENTITY_RECOGNITION,
+    FEATURIZERS,
+    HIDDEN_LAYERS_SIZES,
+    INNER,
+    INTENT_CLASSIFICATION,
+    LABEL,
+    NUM_TRANSFORMER_LAYERS,
+    SENTENCE,
+    SOFTMAX,
+)
+
+logger = logging.getLogger(__name__)
+VERIFY_CALLS = 20
+TOLERANCE = 1e-5
+_STATE = "_clinic_intent_scorer"  # per classifier: an IntentScorer, or False once turned off
+
+_original_predict = DIETClassifier._predict
+
+
+def _per_attribute(value: Any, attribute: str = TEXT) -> Any:
+    return value.get(attribute) if isinstance(value, dict) else value
+
+
+def _dense_weights(layer: Any) -> Optional[tuple]:
+    """(kernel, bias) of a plain linear Dense-like layer, else None."""
+    import tensorflow as tf
+
+    if getattr(layer, "activation", None) not in (None, tf.keras.activations.linear):
+        return None
+    if getattr(layer, "kernel_mask", None) is not None:  # a randomly connected layer
+        return None
+    kernel = layer.kernel.numpy()
+    bias = layer.bias.numpy() if getattr(layer, "use_bias", False) else np.zeros(kernel.shape[1], kernel.dtype)
+    return kernel, bias
+
+
+class IntentScorer:
+    """The linear map from a message's sentence features to DIET's intent confidences."""
+
+    def __init__(self, sentence_kernel: np.ndarray, sentence_bias: np.ndarray, embed_kernel: np.ndarray,
+                 embed_bias: np.ndarray, label_embeddings: np.ndarray) -> None:
+        self.sentence_kernel, self.sentence_bias = sentence_kernel, sentence_bias
+        self.embed_kernel, self.embed_bias = embed_kernel, embed_bias
+        self.label_embeddings_t = np.ascontiguousarray(label_embeddings.T)
+        self.verified = 0
+
+    @classmethod
+    def of(cls, classifier: DIETClassifier) -> Optional["IntentScorer"]:
+        """The scorer for this classifier's model, or None if the model has another shape."""
+        config, model = classifier.component_config, classifier.model
+        if model is None or config.get(ENTITY_RECOGNITION) or not config.get(INTENT_CLASSIFICATION):
+            return None
+        if _per_attribute(config.get(NUM_TRANSFORMER_LAYERS)) != 0 or _per_attribute(config.get(HIDDEN_LAYERS_SIZES)):
+            return None
+        try:
+            layers = model._tf_layers
+            sequence_layer = layers[f"sequence_layer.{TEXT}"]
+            combining = sequence_layer._tf_layers["feature_combining"]
+            loss = layers[f"loss.{LABEL}"]
+            if (sequence_layer._has_transformer or list(sequence_layer._tf_layers["ffnn"]._ffn_layers)
+                    or loss.similarity_type != INNER or loss.model_confidence != SOFTMAX
+                    or model.all_labels_embed is None
+                    or any(name.startswith("unify_dims") for name in combining._tf_layers)):
+                return None
+            sentence = _dense_weights(combining._tf_layers[f"sparse_dense.{SENTENCE}"]._tf_layers["sparse_to_dense"])
+            embed = _dense_weights(layers[f"embed.{TEXT}"]._dense)
+            labels = model.all_labels_embed.numpy()
+        except (AttributeError, KeyError, TypeError):
+            return None
+        if sentence is None or embed is None:
+            return None
+        return cls(*sentence, *embed, labels)
+
+    def confidences(self, sentence_features: Any) -> Optional[np.ndarray]:
+        """Softmax over the intents for one message's (1 x n) sparse sentence features."""
+        if sentence_features.shape != (1, self.sentence_kernel.shape[0]):
+            return None
+        x = sentence_features.tocsr().astype(np.float32)
+        hidden = np.asarray(x @ self.sentence_kernel) + self.sentence_bias
+        similarities = (hidden @ self.embed_kernel + self.embed_bias) @ self.label_embeddings_t
+        shifted = np.exp(similarities - similarities.max(axis=-1, keepdims=True))
+        return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _sentence_features(classifier: DIETClassifier, message: Any) -> Optional[Any]:
+    featurizers = classifier.component_config.get(FEATURIZERS) or []
+    sequence_dense, sentence_dense = message.get_dense_features(TEXT, featurizers)
+    if sequence_dense is not None or sentence_dense is not None:
+        return None
+    _, sentence = message.get_sparse_features(TEXT, featurizers)
+    return None if sentence is None else sentence.features
+
+
+def agrees(ours: np.ndarray, theirs: Any) -> bool:
+    """Same top intent, every confidence within TOLERANCE. (Intents whose confidences tie
+    within float32 rounding may swap places further down the ranking.)"""
+    theirs = np.asarray(theirs, dtype=np.float64).reshape(-1)
+    ours = np.asarray(ours, dtype=np.float64).reshape(-1)
+    return (ours.shape == theirs.shape and ours.size > 0 and np.argmax(ours) == np.argmax(theirs)
+            and np.allclose(ours, theirs, rtol=0, atol=TOLERANCE))
+
+
+def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
+    scorer = self.__dict__.get(_STATE)
+    if scorer is None:
+        scorer = self.__dict__[_STATE] = IntentScorer.of(self) or False
+    if not scorer or self._execution_context.should_add_diagnostic_data:
+        return _original_predict(self, message)
+    try:
+        features = _sentence_features(self, message)
+        scores = None if features is None else scorer.confidences(features)
+    except Exception:  # noqa: BLE001 - a surprise turns it off, never fails a message
+        logger.warning("DIET's numpy intent scores failed: off for this model", exc_info=True)
+        self.__dict__[_STATE], scores = False, None
+    if scores is None:
+        return _original_predict(self, message)
+    if scorer.verified < VERIFY_CALLS:
+        theirs = _original_predict(self, message)
+        if theirs is None or not agrees(scores, theirs["i_scores"]):
+            logger.warning("DIET's numpy intent scores differ from TensorFlow's: off for this model")
+            self.__dict__[_STATE] = False
+            return theirs
+        scorer.verified += 1
+    return {"i_scores": scores, DIAGNOSTIC_DATA: None}
+
+
+DIETClassifier._predict = _predict

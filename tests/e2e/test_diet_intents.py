@@ -1,0 +1,87 @@
+"""DIET's intent confidences computed with numpy (bot/diet_intents.py) against TensorFlow's,
+on the trained model."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.nlu.training_data.loading import load_data
+
+from bot import diet_intents, paths
+
+
+def _diet(assistant) -> DIETClassifier:
+    nodes = assistant.agent.processor.graph_runner._instantiated_nodes.values()
+    (diet,) = [n._component for n in nodes if isinstance(n._component, DIETClassifier)]
+    return diet
+
+
+def _parse(assistant, text: str) -> dict:
+    return assistant.loop.run_until_complete(assistant.agent.parse_message(text))
+
+
+def _confidences(parse: dict) -> dict:
+    return {r["name"]: r["confidence"] for r in parse["intent_ranking"]}
+
+
+def _training_sentences() -> list:
+    files = [*sorted((paths.ROOT / "data" / "nlu").glob("*.yml")), paths.ROOT / "data" / "generated" / "knowledge_nlu.yml"]
+    return sorted({m.get("text") for f in files for m in load_data(str(f)).intent_examples if m.get("text")})
+
+
+def test_numpy_and_tensorflow_agree_on_every_training_sentence(assistant, monkeypatch):
+    sentences = _training_sentences() + ["", "?", "zzzz qqqq", "héllo 😀", "ibuprofen " * 60]
+    assert len(sentences) > 1000
+    ours = [_parse(assistant, s) for s in sentences]
+    scorer = _diet(assistant).__dict__.get(diet_intents._STATE)
+    assert isinstance(scorer, diet_intents.IntentScorer)  # in use, not turned off
+    assert scorer.verified == diet_intents.VERIFY_CALLS
+    monkeypatch.setattr(DIETClassifier, "_predict", diet_intents._original_predict)
+    theirs = [_parse(assistant, s) for s in sentences]
+    for a, b in zip(ours, theirs):
+        assert a["intent"]["name"] == b["intent"]["name"], a["text"]
+        assert abs(a["intent"]["confidence"] - b["intent"]["confidence"]) < diet_intents.TOLERANCE
+        ca, cb = _confidences(a), _confidences(b)
+        shared = set(ca) & set(cb)
+        assert len(shared) >= len(cb) - 1  # a near-tie at the end of the ranking may differ
+        assert all(abs(ca[n] - cb[n]) < diet_intents.TOLERANCE for n in shared), a["text"]
+
+
+def test_a_disagreement_turns_it_off_and_tensorflow_answers(assistant, monkeypatch):
+    diet = _diet(assistant)
+    _parse(assistant, "can I take ibuprofen after the treatment?")
+    good = diet.__dict__[diet_intents._STATE]
+    broken = diet_intents.IntentScorer(good.sentence_kernel, good.sentence_bias, good.embed_kernel,
+                                       good.embed_bias + 3.0 * np.eye(good.embed_bias.size)[0],
+                                       good.label_embeddings_t.T)
+    monkeypatch.setitem(diet.__dict__, diet_intents._STATE, broken)
+    text = "how long should I avoid the gym after my injections?"
+    ours = _parse(assistant, text)
+    assert diet.__dict__[diet_intents._STATE] is False
+    monkeypatch.setattr(DIETClassifier, "_predict", diet_intents._original_predict)
+    assert ours["intent_ranking"] == _parse(assistant, text)["intent_ranking"]
+
+
+def test_a_failure_turns_it_off_without_failing_the_message(assistant, monkeypatch):
+    diet = _diet(assistant)
+    _parse(assistant, "hello")
+    failing = diet_intents.IntentScorer.__new__(diet_intents.IntentScorer)
+    failing.sentence_kernel = np.zeros((0, 0), np.float32)  # no shape check can pass
+    failing.confidences = lambda features: 1 / 0
+    monkeypatch.setitem(diet.__dict__, diet_intents._STATE, failing)
+    parse = _parse(assistant, "what is exosome therapy?")
+    assert parse["intent"]["name"] and diet.__dict__[diet_intents._STATE] is False
+
+
+@pytest.mark.parametrize("change", [
+    {"number_of_transformer_layers": 2},
+    {"number_of_transformer_layers": {"text": 1, "label": 0}},
+    {"entity_recognition": True},
+    {"intent_classification": False},
+    {"hidden_layers_sizes": {"text": [256], "label": []}},
+])
+def test_another_shape_of_model_is_left_to_tensorflow(assistant, change):
+    diet = _diet(assistant)
+    assert diet_intents.IntentScorer.of(diet) is not None
+    other = SimpleNamespace(component_config={**diet.component_config, **change}, model=diet.model)
+    assert diet_intents.IntentScorer.of(other) is None
