@@ -31,9 +31,10 @@ import logging
 from typing import Any, Dict, Optional
 
 import numpy as np
+import scipy.sparse
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.constants import DIAGNOSTIC_DATA
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.utils.tensorflow.constants import (
     ENTITY_RECOGNITION,
     FEATURIZERS,
@@ -120,12 +121,26 @@ class IntentScorer:
 
 
 def _sentence_features(classifier: DIETClassifier, message: Any) -> Optional[Any]:
+    """The message's sentence-level sparse features joined as Rasa's `get_sparse_features`
+    joins them (same order, same filter); None if there are dense features or none at all.
+    The sequence-level ones, which Rasa would join as well, are not needed here."""
+    from bot.rasa_speedups import side_by_side
+
     featurizers = classifier.component_config.get(FEATURIZERS) or []
-    sequence_dense, sentence_dense = message.get_dense_features(TEXT, featurizers)
-    if sequence_dense is not None or sentence_dense is not None:
+    chosen = [f for f in message.features
+              if f.attribute == TEXT and (not featurizers or f.origin in featurizers)]
+    if any(not f.is_sparse() for f in chosen):
         return None
-    _, sentence = message.get_sparse_features(TEXT, featurizers)
-    return None if sentence is None else sentence.features
+    joined = None
+    for f in chosen:
+        if f.type != FEATURE_TYPE_SENTENCE:
+            continue
+        if joined is None:
+            joined = f.features
+        else:
+            both = side_by_side(joined, f.features)
+            joined = both if both is not None else scipy.sparse.hstack([joined, f.features])
+    return joined
 
 
 def agrees(ours: np.ndarray, theirs: Any) -> bool:

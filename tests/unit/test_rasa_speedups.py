@@ -193,3 +193,31 @@ def test_other_sparse_joins_are_left_to_scipy():
     a = scipy.sparse.random(2, 3, density=.5, format="coo", random_state=1)
     assert rasa_speedups.side_by_side(a, a.tocsr()) is None
     assert rasa_speedups.side_by_side(a, scipy.sparse.random(3, 3, format="coo")) is None
+
+
+# --- the action calls' JSON ------------------------------------------------------------------
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False), inner, max_size=4),
+    max_leaves=20)
+
+
+@fuzz_settings(300)
+@given(json_like)
+def test_the_action_call_json_means_what_json_dumps_means(value):
+    import json
+
+    ours, theirs = rasa_speedups._json_dumps(value), json.dumps(value)
+    assert ours.isascii()
+    assert _nan_as_text(json.loads(ours)) == _nan_as_text(json.loads(theirs))
+
+
+def _nan_as_text(value):
+    """NaN is not equal to itself; everything else compares as it is."""
+    if isinstance(value, dict):
+        return {k: _nan_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_as_text(v) for v in value]
+    return "NaN" if isinstance(value, float) and value != value else value
