@@ -20,7 +20,9 @@ Guarded three ways:
 - the first `VERIFY_CALLS` messages of each model are also run through TensorFlow and
   compared (same top intent, every confidence within `TOLERANCE`; float32 sums in another
   order differ by ~1e-7): any difference turns it off for that model, with a warning, and
-  TensorFlow's result is used;
+  TensorFlow's result is used (after those, two intents whose confidences tie within ~1e-7
+  may come out in the other order, and a confidence within ~1e-7 of a threshold may fall on
+  its other side: differences of float32 rounding, nothing more);
 - anything else unusual in a message (dense features, no sentence features, a feature size
   the model was not trained with, diagnostic data asked for) goes to Rasa's own path.
 Tests compare both on every training sentence.
@@ -105,7 +107,8 @@ class IntentScorer:
             labels = model.all_labels_embed.numpy()
         except (AttributeError, KeyError, TypeError):
             return None
-        if sentence is None or embed is None:
+        if sentence is None or embed is None or not (
+                sentence[0].shape[1] == embed[0].shape[0] and labels.ndim == 2 and labels.shape[1] == embed[0].shape[1]):
             return None
         return cls(*sentence, *embed, labels)
 
@@ -153,8 +156,13 @@ def agrees(ours: np.ndarray, theirs: Any) -> bool:
 
 
 def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
+    # Subclasses (ResponseSelector) read another position of the sequence: not this formula.
+    if type(self) is not DIETClassifier:
+        return _original_predict(self, message)
     scorer = self.__dict__.get(_STATE)
     if scorer is None:
+        if self.model is not None and self.model.all_labels_embed is None:
+            return _original_predict(self, message)  # not prepared yet: decide later
         scorer = self.__dict__[_STATE] = IntentScorer.of(self) or False
     if not scorer or self._execution_context.should_add_diagnostic_data:
         return _original_predict(self, message)

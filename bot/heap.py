@@ -8,7 +8,10 @@ seconds and took 230-330 ms, and no message is handled meanwhile (at 10 conversa
 permanent generation the collector skips, so a full collection walks only what was created
 since (~50,000 objects, ~40 ms). Garbage collection itself is not turned off: everything
 created while serving is collected as before; start-up garbage is collected once before the
-freeze. Measured in README "Performance and scale", round 4.
+freeze. Frozen objects are never collected, so this is for a process that loads its model
+once: ours cannot replace it (the /model routes are closed, no model server is configured);
+with a model server, each replaced model's cyclic garbage would stay. Measured in README
+"Performance and scale", round 4.
 """
 from __future__ import annotations
 
