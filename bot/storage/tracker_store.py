@@ -137,7 +137,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._kept.pop(sender_id, None)
 
     def _version(self, session: Any, sender_id: str) -> Version:
-        rows, low, high, latest = session.execute(_VERSION, {"sender": sender_id}).one()
+        # On the session's connection (same transaction): the ORM's execute path costs more
+        # than these Core statements themselves.
+        rows, low, high, latest = session.connection().execute(_VERSION, {"sender": sender_id}).one()
         return int(rows or 0), low, high, latest
 
     def _tracker(self, sender_id: str, version: Version, events: List[Event]) -> DialogueStateTracker:
@@ -215,7 +217,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if not stored and self._version(session, sender_id) != version:
                 session.close()
                 return await self._save_as_rasa_does(tracker)
-            ids = [session.execute(_INSERT, row).inserted_primary_key[0] for row in rows]
+            connection = session.connection()
+            ids = [connection.execute(_INSERT, row).inserted_primary_key[0] for row in rows]
             # Read in the same transaction: equal to the base plus our rows only if nobody
             # else wrote or deleted meanwhile; otherwise nothing is kept (the next read loads).
             after = self._version(session, sender_id)

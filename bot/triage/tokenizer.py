@@ -28,6 +28,7 @@ def shared_engine():
 
 import bot.diet_intents  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
 import bot.rasa_speedups  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
+import bot.rule_matching  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
 import bot.resilience.rasa_patches  # noqa: E402,F401 - fail closed and safe (README "Reliability")
 
 
