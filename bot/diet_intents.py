@@ -166,13 +166,21 @@ def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
         scorer = self.__dict__[_STATE] = IntentScorer.of(self) or False
     if not scorer or self._execution_context.should_add_diagnostic_data:
         return _original_predict(self, message)
+    features = scores = None
+    failed = False
     try:
         features = _sentence_features(self, message)
         scores = None if features is None else scorer.confidences(features)
     except Exception:  # noqa: BLE001 - a surprise turns it off, never fails a message
         logger.warning("DIET's numpy intent scores failed: off for this model", exc_info=True)
-        self.__dict__[_STATE], scores = False, None
+        self.__dict__[_STATE], failed = False, True
+    if features is None and not failed:  # no text features at all: Rasa's path (no intent)
+        return _original_predict(self, message)
     if scores is None:
+        if _sentence_only.get():  # TensorFlow would get incomplete features: no intent
+            logger.error("DIET's numpy intent scores gave nothing for a message: off for this model")
+            self.__dict__[_STATE] = False
+            return None
         return _original_predict(self, message)
     if scorer.verified < VERIFY_CALLS:
         theirs = _original_predict(self, message)
@@ -185,3 +193,110 @@ def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
 
 
 DIETClassifier._predict = _predict
+
+
+# --- Only the features that are read ----------------------------------------------------------
+# Once every DIET of a model answers with numpy (verified), nothing in our graph reads the
+# sequence-level (per token) features: the count-vector featurizers compute them beside the
+# sentence-level ones, and the lexical-syntactic featurizer computes nothing else (~8% of the
+# server's CPU). They are then left out of NLU parses. Only for a graph made entirely of
+# components known not to read them; never in training (that is not a parse); and if the
+# numpy path then fails on a message, the message gets no intent (the fallback intent, as
+# for an unclassifiable message: triage is independent of it) instead of TensorFlow's
+# answer from incomplete features, and the next parse has every feature again.
+import contextvars  # noqa: E402
+import weakref  # noqa: E402
+
+from rasa.core.processor import MessageProcessor  # noqa: E402
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer  # noqa: E402
+from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import (  # noqa: E402
+    LexicalSyntacticFeaturizer,
+)
+
+_sentence_only: "contextvars.ContextVar[bool]" = contextvars.ContextVar("clinic_sentence_only", default=False)
+# Components of our model's graph that read no sequence-level features (by class name and
+# module, so that a subclass or another component turns the whole thing off).
+NOT_READING_SEQUENCE_FEATURES = frozenset({
+    "rasa.nlu.classifiers.diet_classifier.DIETClassifier",  # with the numpy path, checked below
+    "rasa.graph_components.converters.nlu_message_converter.NLUMessageConverter",
+    "bot.triage.tokenizer.DenialAwareTokenizer",
+    "rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer.LexicalSyntacticFeaturizer",
+    "rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer.CountVectorsFeaturizer",
+    "rasa.nlu.classifiers.fallback_classifier.FallbackClassifier",
+    "bot.triage.component.SymptomTriage",
+    "rasa.nlu.classifiers.regex_message_handler.RegexMessageHandler",
+    "rasa.graph_components.providers.domain_provider.DomainProvider",
+    "rasa.core.policies.rule_policy.RulePolicy",
+    "rasa.graph_components.providers.rule_only_provider.RuleOnlyDataProvider",
+    "rasa.core.policies.ensemble.DefaultPolicyPredictionEnsemble",
+})
+_diets_of: "weakref.WeakKeyDictionary[Any, Optional[list]]" = weakref.WeakKeyDictionary()
+
+
+def _diets_if_only_known_components(runner: Any) -> Optional[list]:
+    """The graph's DIET classifiers, or None if any component is not a known one."""
+    if runner in _diets_of:
+        return _diets_of[runner]
+    diets: Optional[list] = []
+    for node in getattr(runner, "_instantiated_nodes", {}).values():
+        component = getattr(node, "_component", None)
+        kind = type(component)
+        if f"{kind.__module__}.{kind.__qualname__}" not in NOT_READING_SEQUENCE_FEATURES:
+            diets = None
+            break
+        if kind is DIETClassifier:
+            diets.append(component)
+    _diets_of[runner] = diets = diets or None
+    return diets
+
+
+def sequence_features_unread(runner: Any) -> bool:
+    """True if a parse through this graph needs no sequence-level features right now."""
+    if DIETClassifier._predict is not _predict:  # our path is not in place (a test swapped it)
+        return False
+    diets = _diets_if_only_known_components(runner)
+    return bool(diets) and all(
+        isinstance(d.__dict__.get(_STATE), IntentScorer) and getattr(d.__dict__[_STATE], "verified", 0) >= VERIFY_CALLS
+        and not d._execution_context.should_add_diagnostic_data for d in diets)
+
+
+_original_parse_with_graph = MessageProcessor._parse_message_with_graph
+_original_count_vectors = CountVectorsFeaturizer._create_features
+_original_lexical_syntactic = LexicalSyntacticFeaturizer._process_message
+
+
+def _parse_message_with_graph(self: MessageProcessor, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+    try:
+        unread = sequence_features_unread(self.graph_runner)
+    except Exception:  # noqa: BLE001 - when in doubt, every feature
+        logger.warning("could not tell which features are read: computing them all", exc_info=True)
+        unread = False
+    token = _sentence_only.set(unread)
+    try:
+        return _original_parse_with_graph(self, *args, **kwargs)
+    finally:
+        _sentence_only.reset(token)
+
+
+def _count_vectors(self: CountVectorsFeaturizer, attribute: str, all_tokens: Any) -> Any:
+    if not _sentence_only.get() or attribute != TEXT or not self.vectorizers.get(attribute):
+        return _original_count_vectors(self, attribute, all_tokens)
+    sentences = []
+    for tokens in all_tokens:  # as Rasa's, without the per-token rows
+        if not tokens:
+            sentences.append(None)
+            continue
+        vector = self.vectorizers[attribute].transform([" ".join(tokens)])
+        vector.sort_indices()
+        sentences.append(vector.tocoo())
+    return [None] * len(all_tokens), sentences
+
+
+def _lexical_syntactic(self: LexicalSyntacticFeaturizer, message: Any) -> None:
+    if not _sentence_only.get():  # it makes sequence-level features only
+        _original_lexical_syntactic(self, message)
+
+
+MessageProcessor._parse_message_with_graph = _parse_message_with_graph
+CountVectorsFeaturizer._create_features = _count_vectors
+LexicalSyntacticFeaturizer._process_message = _lexical_syntactic

@@ -90,3 +90,45 @@ def test_another_shape_of_model_is_left_to_tensorflow(assistant, change):
     assert diet_intents.IntentScorer.of(diet) is not None
     other = SimpleNamespace(component_config={**diet.component_config, **change}, model=diet.model)
     assert diet_intents.IntentScorer.of(other) is None
+
+
+def test_sequence_features_are_left_out_once_nothing_reads_them(assistant, monkeypatch):
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE
+
+    for text in ("hello", "can I smoke after the treatment?") * diet_intents.VERIFY_CALLS:
+        _parse(assistant, text)  # verified by now
+    processor = assistant.agent.processor
+    assert diet_intents.sequence_features_unread(processor.graph_runner)
+
+    def features_after_parse(text):
+        target = processor.model_metadata.nlu_target
+        token = diet_intents._sentence_only.set(diet_intents.sequence_features_unread(processor.graph_runner))
+        try:
+            tracker = assistant.loop.run_until_complete(processor.get_tracker("features-check"))
+            out = processor.graph_runner.run(inputs={"__message__": [UserMessage(text)], "__tracker__": tracker},
+                                             targets=[target])[target][0]
+        finally:
+            diet_intents._sentence_only.reset(token)
+        return {(f.type, f.origin) for f in out.features}
+
+    kinds = features_after_parse("my scalp is red and hot since the injections")
+    assert kinds and all(kind != FEATURE_TYPE_SEQUENCE for kind, _ in kinds)
+
+    sentences = _training_sentences()[::3] + ["", "?", "zzzz qqqq"]
+    without = [_parse(assistant, s) for s in sentences]
+    monkeypatch.setattr(diet_intents, "sequence_features_unread", lambda runner: False)
+    assert any(kind == FEATURE_TYPE_SEQUENCE for kind, _ in features_after_parse("my scalp is red"))
+    with_them = [_parse(assistant, s) for s in sentences]
+    assert without == with_them  # the same parse, to the last digit
+
+
+def test_a_graph_with_an_unknown_component_keeps_every_feature():
+    class Node:
+        def __init__(self, component):
+            self._component = component
+
+    class Runner:
+        _instantiated_nodes = {"a": Node(object())}
+
+    assert diet_intents._diets_if_only_known_components(Runner()) is None
