@@ -136,10 +136,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self._mutex:
             self._kept.pop(sender_id, None)
 
-    def _version(self, session: Any, sender_id: str) -> Version:
-        # On the session's connection (same transaction): the ORM's execute path costs more
-        # than these Core statements themselves.
-        rows, low, high, latest = session.connection().execute(_VERSION, {"sender": sender_id}).one()
+    def _version(self, connection: Any, sender_id: str) -> Version:
+        rows, low, high, latest = connection.execute(_VERSION, {"sender": sender_id}).one()
         return int(rows or 0), low, high, latest
 
     def _tracker(self, sender_id: str, version: Version, events: List[Event]) -> DialogueStateTracker:
@@ -150,15 +148,21 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     # --- reading ----------------------------------------------------------------------------
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        # The hot paths (this check, and the appends in `save`) use a plain connection: an ORM
+        # session costs more than these statements (its setup, the ORM's execute path, and
+        # Rasa's check that a configured PostgreSQL schema exists, which the reload below and
+        # Rasa's own paths still make).
+        with self.engine.connect() as connection:
+            version = self._version(connection, sender_id)
+        kept = self._get(sender_id)
+        if kept is not None and kept.version == version:
+            self.hits += 1
+            return self._tracker(sender_id, version, kept.events) if kept.events else None
+        self.reloads += 1
         with self.session_scope() as session:
             # The version is read *before* the events: a write landing between the two makes
             # the kept version older than the kept events, which only costs a reload later.
-            version = self._version(session, sender_id)
-            kept = self._get(sender_id)
-            if kept is not None and kept.version == version:
-                self.hits += 1
-                return self._tracker(sender_id, version, kept.events) if kept.events else None
-            self.reloads += 1
+            version = self._version(session.connection(), sender_id)
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             dumps = [json.loads(row.data) for row in rows]
         if not dumps or not self.domain:
@@ -213,21 +217,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if not new:
             return None
         rows = [self._row(tracker, event) for event in new]
-        with self.session_scope() as session:
-            if not stored and self._version(session, sender_id) != version:
-                session.close()
-                return await self._save_as_rasa_does(tracker)
-            connection = session.connection()
-            ids = [connection.execute(_INSERT, row).inserted_primary_key[0] for row in rows]
-            # Read in the same transaction: equal to the base plus our rows only if nobody
-            # else wrote or deleted meanwhile; otherwise nothing is kept (the next read loads).
-            after = self._version(session, sender_id)
-            # A failure before this point rolled everything back: the pin stays and a retry
-            # appends the same events once. A commit that fails may still have landed: the
-            # tracker is then tied to nothing and a retry is saved by Rasa's count.
-            tracker.__dict__.pop(_PIN, None)
-            self.forget(sender_id)
-            session.commit()
+        with self.engine.begin() as connection:  # one transaction, committed on leaving
+            if not stored and self._version(connection, sender_id) != version:
+                ids = None  # someone else wrote first: Rasa's save, after this transaction
+            else:
+                ids = [connection.execute(_INSERT, row).inserted_primary_key[0] for row in rows]
+                # Read in the same transaction: equal to the base plus our rows only if
+                # nobody else wrote or deleted meanwhile; otherwise nothing is kept (the
+                # next read loads).
+                after = self._version(connection, sender_id)
+                # A failure before this point rolls everything back: the pin stays and a
+                # retry appends the same events once. A commit that fails may still have
+                # landed: the tracker is then tied to nothing and a retry is saved by Rasa's
+                # count.
+                tracker.__dict__.pop(_PIN, None)
+                self.forget(sender_id)
+        if ids is None:
+            return await self._save_as_rasa_does(tracker)
         expected = None
         if version is not None:
             count, low, high, latest = version
