@@ -174,13 +174,13 @@ def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
     except Exception:  # noqa: BLE001 - a surprise turns it off, never fails a message
         logger.warning("DIET's numpy intent scores failed: off for this model", exc_info=True)
         self.__dict__[_STATE], failed = False, True
-    if features is None and not failed:  # no text features at all: Rasa's path (no intent)
-        return _original_predict(self, message)
+    if features is None and not failed and not any(f.attribute == TEXT for f in message.features):
+        return _original_predict(self, message)  # no text features at all: Rasa's path (no intent)
     if scores is None:
-        if _sentence_only.get():  # TensorFlow would get incomplete features: no intent
+        if _sentence_only.get():  # TensorFlow would get incomplete features: parse again
             logger.error("DIET's numpy intent scores gave nothing for a message: off for this model")
             self.__dict__[_STATE] = False
-            return None
+            raise _EveryFeatureNeeded()
         return _original_predict(self, message)
     if scorer.verified < VERIFY_CALLS:
         theirs = _original_predict(self, message)
@@ -201,19 +201,23 @@ DIETClassifier._predict = _predict
 # sentence-level ones, and the lexical-syntactic featurizer computes nothing else (~8% of the
 # server's CPU). They are then left out of NLU parses. Only for a graph made entirely of
 # components known not to read them; never in training (that is not a parse); and if the
-# numpy path then fails on a message, the message gets no intent (the fallback intent, as
-# for an unclassifiable message: triage is independent of it) instead of TensorFlow's
-# answer from incomplete features, and the next parse has every feature again.
+# numpy path then fails on a message, the numpy path is turned off and that message is
+# parsed again with every feature, for TensorFlow.
 import contextvars  # noqa: E402
 import weakref  # noqa: E402
 
 from rasa.core.processor import MessageProcessor  # noqa: E402
+from rasa.engine.exceptions import GraphComponentException  # noqa: E402
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer  # noqa: E402
 from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import (  # noqa: E402
     LexicalSyntacticFeaturizer,
 )
 
 _sentence_only: "contextvars.ContextVar[bool]" = contextvars.ContextVar("clinic_sentence_only", default=False)
+
+
+class _EveryFeatureNeeded(Exception):
+    """Raised by DIET in a sentence-only parse when TensorFlow has to answer after all."""
 # Components of our model's graph that read no sequence-level features (by class name and
 # module, so that a subclass or another component turns the whole thing off).
 NOT_READING_SEQUENCE_FEATURES = frozenset({
@@ -271,11 +275,18 @@ def _parse_message_with_graph(self: MessageProcessor, *args: Any, **kwargs: Any)
     except Exception:  # noqa: BLE001 - when in doubt, every feature
         logger.warning("could not tell which features are read: computing them all", exc_info=True)
         unread = False
-    token = _sentence_only.set(unread)
-    try:
-        return _original_parse_with_graph(self, *args, **kwargs)
-    finally:
-        _sentence_only.reset(token)
+    if unread:
+        token = _sentence_only.set(True)
+        try:
+            return _original_parse_with_graph(self, *args, **kwargs)
+        except GraphComponentException as e:
+            if not isinstance(e.__cause__, _EveryFeatureNeeded):
+                raise
+            # The numpy path is off now: the same message again, with every feature (the
+            # converter makes a new Message from it, so nothing of the first run remains).
+        finally:
+            _sentence_only.reset(token)
+    return _original_parse_with_graph(self, *args, **kwargs)
 
 
 def _count_vectors(self: CountVectorsFeaturizer, attribute: str, all_tokens: Any) -> Any:

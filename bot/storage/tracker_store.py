@@ -103,6 +103,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
         self._mutex = threading.Lock()
         self.hits = self.reloads = self.fallback_saves = 0  # read by the tests
+        self._schema_checked = False
 
     # --- the kept copies --------------------------------------------------------------------
 
@@ -147,11 +148,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     # --- reading ----------------------------------------------------------------------------
 
+    def _check_schema_once(self) -> None:
+        """Rasa checks on every session that a configured PostgreSQL schema exists (and stops
+        the server with a clear message if not); the plain connections below do not, so it
+        is made once here. A database that is down raises, as any read would."""
+        if not self._schema_checked:
+            with self.session_scope():
+                pass
+            self._schema_checked = True
+
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         # The hot paths (this check, and the appends in `save`) use a plain connection: an ORM
         # session costs more than these statements (its setup, the ORM's execute path, and
-        # Rasa's check that a configured PostgreSQL schema exists, which the reload below and
-        # Rasa's own paths still make).
+        # the schema check above, which the reload below and Rasa's own paths still make).
+        self._check_schema_once()
         with self.engine.connect() as connection:
             version = self._version(connection, sender_id)
         kept = self._get(sender_id)
@@ -217,6 +227,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if not new:
             return None
         rows = [self._row(tracker, event) for event in new]
+        self._check_schema_once()
         with self.engine.begin() as connection:  # one transaction, committed on leaving
             if not stored and self._version(connection, sender_id) != version:
                 ids = None  # someone else wrote first: Rasa's save, after this transaction

@@ -115,8 +115,15 @@ def test_sequence_features_are_left_out_once_nothing_reads_them(assistant, monke
     kinds = features_after_parse("my scalp is red and hot since the injections")
     assert kinds and all(kind != FEATURE_TYPE_SEQUENCE for kind, _ in kinds)
 
+    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
+
+    modes = []
+    real = LexicalSyntacticFeaturizer._process_message
+    monkeypatch.setattr(LexicalSyntacticFeaturizer, "_process_message",
+                        lambda self, m: modes.append(diet_intents._sentence_only.get()) or real(self, m))
     sentences = _training_sentences()[::3] + ["", "?", "zzzz qqqq"]
     without = [_parse(assistant, s) for s in sentences]
+    assert modes and all(modes)  # every parse left them out
     monkeypatch.setattr(diet_intents, "sequence_features_unread", lambda runner: False)
     assert any(kind == FEATURE_TYPE_SEQUENCE for kind, _ in features_after_parse("my scalp is red"))
     with_them = [_parse(assistant, s) for s in sentences]
@@ -132,3 +139,27 @@ def test_a_graph_with_an_unknown_component_keeps_every_feature():
         _instantiated_nodes = {"a": Node(object())}
 
     assert diet_intents._diets_if_only_known_components(Runner()) is None
+
+
+def test_a_failure_in_a_sentence_only_parse_parses_again_for_tensorflow(assistant, monkeypatch):
+    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
+
+    diet = _diet(assistant)
+    for _ in range(diet_intents.VERIFY_CALLS):
+        _parse(assistant, "hello")
+    good = diet.__dict__[diet_intents._STATE]
+    modes = []
+    real = LexicalSyntacticFeaturizer._process_message
+    monkeypatch.setattr(LexicalSyntacticFeaturizer, "_process_message",
+                        lambda self, m: modes.append(diet_intents._sentence_only.get()) or real(self, m))
+    failing = diet_intents.IntentScorer(good.sentence_kernel, good.sentence_bias, good.embed_kernel,
+                                        good.embed_bias, good.label_embeddings_t.T)
+    failing.verified = diet_intents.VERIFY_CALLS
+    failing.confidences = lambda features: 1 / 0
+    monkeypatch.setitem(diet.__dict__, diet_intents._STATE, failing)
+    text = "my scalp has been really itchy since the injections"
+    ours = _parse(assistant, text)
+    assert modes == [True, False]  # sentence-only first, then again with every feature
+    assert diet.__dict__[diet_intents._STATE] is False
+    monkeypatch.setattr(DIETClassifier, "_predict", diet_intents._original_predict)
+    assert ours["intent_ranking"] == _parse(assistant, text)["intent_ranking"]

@@ -258,12 +258,14 @@ def test_the_deleted_session_is_not_written_back_whatever_happens_to_the_kept_co
 
 def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monkeypatch):
     from rasa.core.tracker_store import FailSafeTrackerStore
+    import sqlalchemy.engine.base
     import sqlalchemy.exc
-    import sqlalchemy.orm
 
     import bot.resilience.rasa_patches  # noqa: F401 - the fail-safe layer that retries saves
 
-    real_commit, armed = sqlalchemy.orm.Session.commit, []
+    # At the transaction itself: our appends commit a Connection's transaction, Rasa's save
+    # a Session's, and both end here.
+    real_commit, armed = sqlalchemy.engine.base.RootTransaction.commit, []
 
     def commit_then_lose_the_answer(self):
         real_commit(self)
@@ -271,7 +273,7 @@ def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monk
             armed.clear()
             raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(sqlalchemy.orm.Session, "commit", commit_then_lose_the_answer)
+    monkeypatch.setattr(sqlalchemy.engine.base.RootTransaction, "commit", commit_then_lose_the_answer)
     s = FailSafeTrackerStore(store(url))
     run(say(s, "patient", "first", "e1"))
 
@@ -282,17 +284,18 @@ def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monk
         await s.save(tracker)
 
     run(second())
+    assert not armed  # the commit did raise
     assert user_rows(url, "patient") == ["first", "second"]
 
 
 def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_session(url, monkeypatch):
     from rasa.core.tracker_store import FailSafeTrackerStore
+    import sqlalchemy.engine.base
     import sqlalchemy.exc
-    import sqlalchemy.orm
 
     import bot.resilience.rasa_patches  # noqa: F401
 
-    real_execute, countdown = sqlalchemy.orm.Session.execute, []
+    real_execute, countdown = sqlalchemy.engine.base.Connection.execute, []
 
     def third_insert_fails(self, statement, *args, **kwargs):
         if countdown and getattr(statement, "is_insert", False):
@@ -302,7 +305,7 @@ def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_ses
                 raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("connection lost"))
         return real_execute(self, statement, *args, **kwargs)
 
-    monkeypatch.setattr(sqlalchemy.orm.Session, "execute", third_insert_fails)
+    monkeypatch.setattr(sqlalchemy.engine.base.Connection, "execute", third_insert_fails)
     s = FailSafeTrackerStore(store(url))
     run(say(s, "patient", "first", "e1"))
 
@@ -317,6 +320,7 @@ def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_ses
         await s.save(tracker)
 
     run(second())
+    assert not countdown  # the third insert did fail
     assert user_rows(url, "patient") == ["first", "second", "third"]
 
 

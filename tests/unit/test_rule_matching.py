@@ -48,6 +48,19 @@ def test_a_changed_rule_table_is_not_answered_from_memory():
     assert policy._get_possible_keys(other, conversation) == {json.dumps(conversation)}
 
 
+def test_only_the_states_a_rule_can_reach_are_kept_and_never_a_message_text():
+    policy = _policy(True)
+    short = [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
+    lookup = {json.dumps(short): "utter_greet"}
+    long_conversation = [{"prev_action": {"action_name": "a1"}}] * 30 + short
+    assert policy._get_possible_keys(lookup, long_conversation) == {json.dumps(short)}
+    (_, _, longest, remembered), = policy.__dict__[rule_matching._MEMO].values()
+    assert longest == 1 and all(len(key) == 1 for key in remembered)
+    with_text = [{"user": {"text": "my name is Ann, 07700 900123"}, "prev_action": {"action_name": "action_listen"}}]
+    policy._get_possible_keys(lookup, with_text)
+    assert "Ann" not in repr(policy.__dict__[rule_matching._MEMO])
+
+
 def test_a_policy_in_training_does_not_remember():
     policy = _policy(False)
     conversation = [{"user": {"intent": "greet"}}]
