@@ -166,17 +166,16 @@ def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
         scorer = self.__dict__[_STATE] = IntentScorer.of(self) or False
     if not scorer or self._execution_context.should_add_diagnostic_data:
         return _original_predict(self, message)
-    features = scores = None
-    failed = False
+    scores, failed = None, False
     try:
         features = _sentence_features(self, message)
         scores = None if features is None else scorer.confidences(features)
     except Exception:  # noqa: BLE001 - a surprise turns it off, never fails a message
         logger.warning("DIET's numpy intent scores failed: off for this model", exc_info=True)
         self.__dict__[_STATE], failed = False, True
-    if features is None and not failed and not any(f.attribute == TEXT for f in message.features):
-        return _original_predict(self, message)  # no text features at all: Rasa's path (no intent)
     if scores is None:
+        if not failed and not any(f.attribute == TEXT for f in message.features):
+            return _original_predict(self, message)  # no text features at all: no intent either way
         if _sentence_only.get():  # TensorFlow would get incomplete features: parse again
             logger.error("DIET's numpy intent scores gave nothing for a message: off for this model")
             self.__dict__[_STATE] = False
@@ -218,6 +217,8 @@ _sentence_only: "contextvars.ContextVar[bool]" = contextvars.ContextVar("clinic_
 
 class _EveryFeatureNeeded(Exception):
     """Raised by DIET in a sentence-only parse when TensorFlow has to answer after all."""
+
+
 # Components of our model's graph that read no sequence-level features (by class name and
 # module, so that a subclass or another component turns the whole thing off).
 NOT_READING_SEQUENCE_FEATURES = frozenset({
@@ -260,7 +261,7 @@ def sequence_features_unread(runner: Any) -> bool:
         return False
     diets = _diets_if_only_known_components(runner)
     return bool(diets) and all(
-        isinstance(d.__dict__.get(_STATE), IntentScorer) and getattr(d.__dict__[_STATE], "verified", 0) >= VERIFY_CALLS
+        isinstance(d.__dict__.get(_STATE), IntentScorer) and d.__dict__[_STATE].verified >= VERIFY_CALLS
         and not d._execution_context.should_add_diagnostic_data for d in diets)
 
 

@@ -24,6 +24,23 @@ def _confidences(parse: dict) -> dict:
     return {r["name"]: r["confidence"] for r in parse["intent_ranking"]}
 
 
+def _copy_of(scorer, **changes) -> diet_intents.IntentScorer:
+    parts = dict(sentence_kernel=scorer.sentence_kernel, sentence_bias=scorer.sentence_bias,
+                 embed_kernel=scorer.embed_kernel, embed_bias=scorer.embed_bias,
+                 label_embeddings=scorer.label_embeddings_t.T)
+    return diet_intents.IntentScorer(**{**parts, **changes})
+
+
+def _sentence_only_modes(monkeypatch) -> list:
+    """Whether each lexical-syntactic featurization ran in a sentence-only parse."""
+    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
+
+    modes, real = [], LexicalSyntacticFeaturizer._process_message
+    monkeypatch.setattr(LexicalSyntacticFeaturizer, "_process_message",
+                        lambda self, m: modes.append(diet_intents._sentence_only.get()) or real(self, m))
+    return modes
+
+
 def _training_sentences() -> list:
     files = [*sorted((paths.ROOT / "data" / "nlu").glob("*.yml")), paths.ROOT / "data" / "generated" / "knowledge_nlu.yml"]
     return sorted({m.get("text") for f in files for m in load_data(str(f)).intent_examples if m.get("text")})
@@ -55,9 +72,7 @@ def test_a_disagreement_turns_it_off_and_tensorflow_answers(assistant, monkeypat
     diet = _diet(assistant)
     _parse(assistant, "can I take ibuprofen after the treatment?")
     good = diet.__dict__[diet_intents._STATE]
-    broken = diet_intents.IntentScorer(good.sentence_kernel, good.sentence_bias, good.embed_kernel,
-                                       good.embed_bias + 3.0 * np.eye(good.embed_bias.size)[0],
-                                       good.label_embeddings_t.T)
+    broken = _copy_of(good, embed_bias=good.embed_bias + 3.0 * np.eye(good.embed_bias.size)[0])
     monkeypatch.setitem(diet.__dict__, diet_intents._STATE, broken)
     text = "how long should I avoid the gym after my injections?"
     ours = _parse(assistant, text)
@@ -69,8 +84,7 @@ def test_a_disagreement_turns_it_off_and_tensorflow_answers(assistant, monkeypat
 def test_a_failure_turns_it_off_without_failing_the_message(assistant, monkeypatch):
     diet = _diet(assistant)
     _parse(assistant, "hello")
-    failing = diet_intents.IntentScorer.__new__(diet_intents.IntentScorer)
-    failing.sentence_kernel = np.zeros((0, 0), np.float32)  # no shape check can pass
+    failing = _copy_of(diet.__dict__[diet_intents._STATE])
     failing.confidences = lambda features: 1 / 0
     monkeypatch.setitem(diet.__dict__, diet_intents._STATE, failing)
     parse = _parse(assistant, "what is exosome therapy?")
@@ -115,12 +129,7 @@ def test_sequence_features_are_left_out_once_nothing_reads_them(assistant, monke
     kinds = features_after_parse("my scalp is red and hot since the injections")
     assert kinds and all(kind != FEATURE_TYPE_SEQUENCE for kind, _ in kinds)
 
-    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
-
-    modes = []
-    real = LexicalSyntacticFeaturizer._process_message
-    monkeypatch.setattr(LexicalSyntacticFeaturizer, "_process_message",
-                        lambda self, m: modes.append(diet_intents._sentence_only.get()) or real(self, m))
+    modes = _sentence_only_modes(monkeypatch)
     sentences = _training_sentences()[::3] + ["", "?", "zzzz qqqq"]
     without = [_parse(assistant, s) for s in sentences]
     assert modes and all(modes)  # every parse left them out
@@ -142,18 +151,11 @@ def test_a_graph_with_an_unknown_component_keeps_every_feature():
 
 
 def test_a_failure_in_a_sentence_only_parse_parses_again_for_tensorflow(assistant, monkeypatch):
-    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
-
     diet = _diet(assistant)
     for _ in range(diet_intents.VERIFY_CALLS):
         _parse(assistant, "hello")
-    good = diet.__dict__[diet_intents._STATE]
-    modes = []
-    real = LexicalSyntacticFeaturizer._process_message
-    monkeypatch.setattr(LexicalSyntacticFeaturizer, "_process_message",
-                        lambda self, m: modes.append(diet_intents._sentence_only.get()) or real(self, m))
-    failing = diet_intents.IntentScorer(good.sentence_kernel, good.sentence_bias, good.embed_kernel,
-                                        good.embed_bias, good.label_embeddings_t.T)
+    modes = _sentence_only_modes(monkeypatch)
+    failing = _copy_of(diet.__dict__[diet_intents._STATE])
     failing.verified = diet_intents.VERIFY_CALLS
     failing.confidences = lambda features: 1 / 0
     monkeypatch.setitem(diet.__dict__, diet_intents._STATE, failing)
