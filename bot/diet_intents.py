@@ -229,6 +229,7 @@ NOT_READING_SEQUENCE_FEATURES = frozenset({
     "rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer.CountVectorsFeaturizer",
     "rasa.nlu.classifiers.fallback_classifier.FallbackClassifier",
     "bot.triage.component.SymptomTriage",
+    "bot.knowledge.component.SemanticAnswerScorer",  # reads the message text only
     "rasa.nlu.classifiers.regex_message_handler.RegexMessageHandler",
     "rasa.graph_components.providers.domain_provider.DomainProvider",
     "rasa.core.policies.rule_policy.RulePolicy",

@@ -15,7 +15,8 @@ from typing import Iterable, List
 
 from bot import paths
 
-TRAINING_INPUTS = ("config.yml", "domain", "data")
+# The encoder's pins: the semantic scorer stores the training questions' vectors in the model.
+TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/encoder/pins.yml")
 INPUTS_HASH_FILE = paths.MODELS_DIR / "assistant.inputs.sha256"
 
 

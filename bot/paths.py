@@ -10,3 +10,5 @@ GENERATED_DATA_DIR = ROOT / "data" / "generated"
 GENERATED_DOMAIN_FILE = ROOT / "domain" / "generated" / "knowledge.yml"
 MODELS_DIR = ROOT / "models"
 MODEL_FILE = MODELS_DIR / "assistant.tar.gz"
+# The sentence encoder's files, extracted and converted at install (bot/encoder/files.py).
+ENCODER_DIR = MODELS_DIR / "encoder"

@@ -30,6 +30,12 @@ class ServingConfig:
     suggest_threshold: float = 0.2
     max_suggestions: int = 3
     follow_up_window: int = 3
+    # The nearest training question by meaning (bot/knowledge/component.py), per clause:
+    semantic_answer: float = 0.78    # this close to one entry's questions: serve it
+    semantic_margin: float = 0.03    # ... and at least this much closer than to another entry's
+    semantic_agree: float = 0.6      # DIET and the encoder name the same entry: serve it from here
+    semantic_floor: float = 0.45     # DIET's confident pick must be at least this close
+    semantic_suggest: float = 0.55   # offered as "did you mean" from here
 
     @classmethod
     def load(cls, path: Path = SERVING_FILE) -> "ServingConfig":
@@ -53,6 +59,32 @@ class Decision:
     confidence: Optional[float] = None
     suggestions: Sequence[KnowledgeEntry] = field(default_factory=tuple)
     best_guess: Optional[str] = None
+    also: Optional[KnowledgeEntry] = None  # a second question in the same message
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """What the encoder says of one clause: its nearest intent, the runner-up, and the best
+    score per intent (kb_* and out_of_scope)."""
+    start: int
+    end: int
+    intent: str
+    score: float
+    runner_up: Optional[str]
+    runner_up_score: float
+    scores: Dict[str, float]
+
+    @classmethod
+    def from_parse(cls, semantic: Optional[Dict[str, Any]]) -> List["Nearest"]:
+        out = []
+        for c in (semantic or {}).get("clauses") or []:
+            try:
+                out.append(cls(int(c["start"]), int(c["end"]), str(c["intent"]), float(c["score"]),
+                               c.get("runner_up"), float(c.get("runner_up_score") or 0.0),
+                               {str(k): float(v) for k, v in (c.get("scores") or {}).items()}))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return out
 
 
 def _key(text: str) -> str:
@@ -75,6 +107,7 @@ class AnswerSelector:
         text: str,
         intent_ranking: List[Dict[str, Any]],
         last_entry_id: Optional[str] = None,
+        semantic: Optional[Dict[str, Any]] = None,
     ) -> Decision:
         exact = self._exact.get(_key(text or ""))
         if exact is not None:
@@ -99,6 +132,10 @@ class AnswerSelector:
             return Decision("no_answer", how="follow_up_without_topic", confidence=top_conf,
                             best_guess=top_name)
 
+        nearest = Nearest.from_parse(semantic)
+        if nearest:
+            return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest)
+
         if (kb_ranked and kb_ranked[0][0].intent == top_name and not low_confidence
                 and top_conf >= self.config.answer_threshold):
             return Decision("answer", kb_ranked[0][0], how="classifier", confidence=top_conf)
@@ -110,5 +147,65 @@ class AnswerSelector:
         if suggestions and reason == "low_confidence":
             return Decision("suggest", how=reason, confidence=top_conf,
                             suggestions=tuple(suggestions), best_guess=top_name)
+        return Decision("no_answer", how=reason, confidence=top_conf, best_guess=top_name,
+                        suggestions=tuple(suggestions))
+
+    def _with_meaning(self, kb_ranked, top_name, top_conf, low_confidence,
+                      nearest: List[Nearest]) -> Decision:
+        """DIET's ranking and the encoder's nearest questions together.
+
+        Served outright: an entry whose questions a clause is very close to (and clearly closer
+        than to any other entry's or to an out-of-scope question); or the entry both DIET and
+        the encoder put first; or DIET's confident pick when the encoder does not contradict it.
+        Otherwise the entries either of them finds plausible are offered, best first; a clause
+        nearest to an out-of-scope question, with nothing else close, gets the honest no-answer.
+        """
+        cfg = self.config
+        kb_nearest = [n for n in nearest if self.kb.for_intent(n.intent) is not None]
+        best = max(kb_nearest, key=lambda n: n.score, default=None)
+        diet_top = kb_ranked[0][0] if kb_ranked and kb_ranked[0][0].intent == top_name else None
+
+        def sem(intent: str) -> float:
+            return max((n.scores.get(intent, 0.0) for n in nearest), default=0.0)
+
+        def second_question(first: KnowledgeEntry) -> Optional[KnowledgeEntry]:
+            others = [n for n in kb_nearest if n.intent != first.intent and n.score >= cfg.semantic_answer
+                      and n.score - n.runner_up_score >= cfg.semantic_margin
+                      and first.intent not in (n.intent,) and n.scores.get(first.intent, 0.0) < n.score - cfg.semantic_margin]
+            other = max(others, key=lambda n: n.score, default=None)
+            return self.kb.for_intent(other.intent) if other else None
+
+        if best is not None and best.score >= cfg.semantic_answer and \
+                best.score - best.runner_up_score >= cfg.semantic_margin:
+            entry = self.kb.for_intent(best.intent)
+            return Decision("answer", entry, how="semantic", confidence=best.score,
+                            also=second_question(entry))
+        if diet_top is not None and not low_confidence:
+            agree = best is not None and best.intent == diet_top.intent
+            if agree and best.score >= cfg.semantic_agree and top_conf >= cfg.suggest_threshold:
+                return Decision("answer", diet_top, how="classifier+semantic", confidence=top_conf,
+                                also=second_question(diet_top))
+            if top_conf >= cfg.answer_threshold and sem(diet_top.intent) >= cfg.semantic_floor:
+                return Decision("answer", diet_top, how="classifier", confidence=top_conf,
+                                also=second_question(diet_top))
+
+        # Suggestions: entries either signal finds plausible, ranked by both.
+        combined: Dict[str, float] = {}
+        for entry, conf in kb_ranked:
+            s = sem(entry.intent)
+            if conf >= cfg.suggest_threshold or s >= cfg.semantic_suggest:
+                combined[entry.intent] = conf + s
+        for n in kb_nearest:
+            for intent, s in n.scores.items():
+                if s >= cfg.semantic_suggest and self.kb.for_intent(intent) is not None:
+                    combined.setdefault(intent, s)
+        oos = max((n.scores.get("out_of_scope", 0.0) for n in nearest), default=0.0)
+        best_kb = best.score if best is not None else 0.0
+        suggestions = [self.kb.for_intent(i) for i, _ in sorted(combined.items(), key=lambda kv: -kv[1])]
+        suggestions = suggestions[: cfg.max_suggestions]
+        if suggestions and not (oos > best_kb and top_name == "out_of_scope"):
+            return Decision("suggest", how="low_confidence", confidence=top_conf,
+                            suggestions=tuple(suggestions), best_guess=top_name)
+        reason = "out_of_scope" if top_name == "out_of_scope" or oos >= best_kb else "low_confidence"
         return Decision("no_answer", how=reason, confidence=top_conf, best_guess=top_name,
                         suggestions=tuple(suggestions))

@@ -22,13 +22,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, List, Optional
 
+import numpy as np
+
 from bot import paths
 from bot.escalation.levels import more_serious, rank
 from bot.triage.normalise import INVISIBLE, Normaliser, chunk_end
+from bot.triage.clauses import split_clauses
 from bot.triage.rules import RULES_DIR, TriageRules, load_rules
 from bot.triage.timing import days_since_treatment
 
-IGNORING = ("NEGATED", "HYPOTHETICAL", "HISTORICAL")
+IGNORING = ("NEGATED", "HYPOTHETICAL", "HISTORICAL", "FIGURATIVE")
 UPGRADING = ("WORSENING", "SEVERE")
 
 
@@ -42,6 +45,21 @@ class Finding:
     modifiers: List[str]
     level: str
     why: str
+    protocol: str = "routine"
+    source: str = "rule"            # rule | similarity
+    score: Optional[float] = None   # cosine similarity, for a similarity finding
+
+
+@dataclass
+class NearMiss:
+    """A clause close to a red-flag description but under its threshold: the assistant asks
+    the guided check rather than guess."""
+    group: str
+    protocol: str
+    level: str
+    score: float
+    start: int
+    end: int
 
 
 @dataclass
@@ -52,6 +70,8 @@ class TriageResult:
     treated: bool = False
     future_treatment: bool = False
     third_party: bool = False
+    near: List[NearMiss] = field(default_factory=list)
+    body_report: bool = False       # any sign at all, counted or set aside (guided-check cue)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,11 +93,32 @@ def _known_words() -> Iterable[str]:
     return words
 
 
+SEMANTIC_SIGN_LEVEL = {"emergency": "emergency", "urgent": "urgent", "routine": "mild"}
+STATE_VERB = re.compile(r"\b(is|are|'s|'re|has|have|looks|feels|seems|turned|went|came up|started|was|were)\b")
+FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|myself)\b")
+
+
 class TriageEngine:
-    def __init__(self, rules_dir: Path = RULES_DIR, rules: Optional[TriageRules] = None):
+    def __init__(self, rules_dir: Path = RULES_DIR, rules: Optional[TriageRules] = None,
+                 semantic: bool = True, encoder=None):
+        """`semantic=False` gives the rules alone (for comparison); by default the shared
+        sentence encoder must load, or the engine does not start."""
         self.rules = rules or load_rules(rules_dir)
         self.normalise = Normaliser(self.rules.typos, self.rules.sign_words, _known_words())
         self.nlp = self._build_pipeline(self.rules)
+        self.semantic = None
+        if semantic:
+            from bot.triage.semantic import (SemanticMatcher, load_bank, load_margin, load_overrule_mild,
+                                             load_rivals)
+
+            if encoder is None:
+                from bot.encoder.model import shared_encoder
+
+                encoder = shared_encoder()
+            bank = rules_dir / "red_flags.yml"
+            self.semantic = SemanticMatcher(load_bank(bank), encoder, load_margin(bank),
+                                            load_rivals(bank))
+            self.overrule_mild = load_overrule_mild(bank)
         # The tokenizer (denied spans) and the triage component (levels) read the same
         # message: parse it once.
         self._parse = lru_cache(maxsize=256)(self.nlp)
@@ -135,6 +176,11 @@ class TriageEngine:
         treated = treated or any(p.search(norm) for p in rules.treated)
         future = not treated and any(p.search(norm) for p in rules.future)
         third_party = any(p.search(norm) for p in rules.third_party)
+        # Someone else's signs count unless that person is said to be untreated, or is a child
+        # and no treatment is mentioned (a child's cold).
+        said_untreated = any(p.search(norm) for p in rules.untreated)
+        untreated_other = said_untreated or any(p.search(norm) for p in rules.children) or \
+            any(p.search(norm) for p in rules.ordinary_illness)
         said_days = days_since_treatment(norm)
         if said_days is not None:
             days = said_days if days is None else max(days, said_days)
@@ -146,19 +192,193 @@ class TriageEngine:
         if not norm.strip():
             return result
         doc = self._parse(norm)
+        clauses = split_clauses(norm)
+        rule_findings = []  # (finding, norm start, norm end)
         for ent in doc.ents:
             sign = rules.signs[ent.label_]
-            mods = sorted({m.category for m in ent._.modifiers})
+            mods = {m.category for m in ent._.modifiers
+                    if not (m.category == "NEGATED" and self._pseudo_negation(doc, m))}
             if self._general_question(ent.sent):
-                mods = sorted(set(mods) | {"HYPOTHETICAL"})
-            level, why = self._level(sign.level, ent.label_, mods, days, treated, future, third_party)
+                mods.add("HYPOTHETICAL")
+            clause = self._clause_text(norm, clauses, ent.start_char)
+            mods = self._present_now(mods, clause)
+            if self._figurative(clause, ent.start_char - self._clause_start(clauses, ent.start_char),
+                                ent.end_char - self._clause_start(clauses, ent.start_char)):
+                mods.add("FIGURATIVE")
+            mods = sorted(mods)
+            other = self._third_party_here(ent.sent.text, clause)
+            level, why = self._level(sign.level, ent.label_, mods, days, treated, future,
+                                     untreated_other and other, said_untreated and other)
             start = offsets[ent.start_char]
             end = chunk_end(text, offsets[ent.end_char - 1])
-            result.findings.append(Finding(label=ent.label_, sign_level=sign.level,
-                                           text=text[start:end], start=start, end=end,
-                                           modifiers=mods, level=level, why=why))
+            finding = Finding(label=ent.label_, sign_level=sign.level, text=text[start:end],
+                              start=start, end=end, modifiers=mods, level=level, why=why,
+                              protocol=sign.protocol)
+            rule_findings.append((finding, ent.start_char, ent.end_char))
+            result.findings.append(finding)
             result.level = more_serious(result.level, level)
+        if self.semantic is not None:
+            self._add_similarity_findings(result, text, norm, offsets, doc, clauses, rule_findings,
+                                          days, treated, future, untreated_other, said_untreated)
+        result.body_report = bool(result.findings or result.near)
         return result
+
+    # --- the form of the message -------------------------------------------------------
+
+    @staticmethod
+    def _clause_start(clauses, pos: int) -> int:
+        for a, b in clauses:
+            if a <= pos < b:
+                return a
+        return 0
+
+    @staticmethod
+    def _clause_text(norm: str, clauses, pos: int) -> str:
+        for a, b in clauses:
+            if a <= pos < b:
+                return norm[a:b]
+        return norm
+
+    def _pseudo_negation(self, doc, modifier) -> bool:
+        """"No big deal but my throat is tight": a manner of speaking, not a denial."""
+        a = modifier.modifier_span[0]
+        following = doc[a: a + 6].text.lower()
+        return any(p.search(following) for p in self.rules.form.pseudo_negation)
+
+    def _present_now(self, mods: set, clause: str) -> set:
+        """A sign the clause says is happening now is not undone by question wording or a
+        habit mentioned nearby; only a conditional ("if I get...") keeps it supposed."""
+        form = self.rules.form
+        if not ({"HYPOTHETICAL", "HISTORICAL"} & mods):
+            return mods
+        for p in form.politeness:
+            clause = p.sub(" ", clause)
+        asked_about = clause
+        for p in form.question_forms:
+            asked_about = p.sub(" ", asked_about)
+        state = asked_about != clause and STATE_VERB.search(asked_about)
+        if not state and not any(p.search(clause) for p in form.present_now):
+            return mods
+        if "HYPOTHETICAL" in mods and any(p.search(asked_about) for p in form.conditional):
+            return mods
+        return mods - {"HYPOTHETICAL", "HISTORICAL"}
+
+    def _figurative(self, clause: str, start: int, end: int) -> bool:
+        """The sign's words are inside a figure of speech ("the price gave me a heart attack"),
+        or its clause is about an animal."""
+        if any(p.search(clause) for p in self.rules.form.not_a_person):
+            return True
+        for p in self.rules.form.figures_of_speech:
+            for m in p.finditer(clause):
+                if m.start() <= start and end <= m.end() or (start <= m.start() < end) or (start < m.end() <= end):
+                    return True
+        return False
+
+    def _third_party_here(self, sentence: str, clause: str) -> bool:
+        """About someone else only when the sign's own sentence names another person and its
+        clause does not speak of the writer ("my wife says I look pale" is about me)."""
+        if FIRST_PERSON.search(clause) and not any(p.search(clause) for p in self.rules.third_party):
+            return False
+        return any(p.search(sentence) for p in self.rules.third_party)
+
+    def _clause_cues(self, clause: str) -> set:
+        for p in self.rules.form.politeness:
+            clause = p.sub(" ", clause)
+        mods = set()
+        if any(p.search(clause) for p in self.rules.form.question_forms):
+            mods.add("HYPOTHETICAL")  # "should I worry if...": counted again if a state follows
+        for category, patterns in self.rules.form.clause_cues.items():
+            for p in patterns:
+                m = p.search(clause)
+                if m and not (category == "NEGATED" and any(
+                        q.search(clause[m.start():m.start() + 40]) for q in self.rules.form.pseudo_negation)):
+                    mods.add(category)
+                    break
+        return mods
+
+    def _add_similarity_findings(self, result: TriageResult, text: str, norm: str, offsets,
+                                 doc, clauses, rule_findings, days, treated, future,
+                                 untreated_other, said_untreated) -> None:
+        counted_matches = []
+        matches = self.semantic.match(norm, clauses)
+        for match in matches:
+            a, b = match.start, match.end
+            in_clause = [f for f, s0, e0 in rule_findings if a <= s0 < b]
+            same_group = [f for f in in_clause if f.protocol == match.group.protocol]
+            if any(f.level != "none" for f in same_group):
+                mods = set()
+            elif same_group:
+                # The rules found a sign of this group here and set it aside ("no fever, no
+                # pus"): the same reason holds for its meaning.
+                mods = set(same_group[0].modifiers)
+            else:
+                clause = norm[a:b]
+                mods = self._clause_cues(clause)
+                sent = next((s for s in doc.sents if s.start_char <= a < s.end_char), None)
+                if sent is not None and self._general_question(sent):
+                    mods.add("HYPOTHETICAL")
+                mods = self._present_now(mods, clause)
+                if self._figurative(clause, 0, b - a):
+                    mods.add("FIGURATIVE")
+            sentence = next((s.text for s in doc.sents if s.start_char <= a < s.end_char), norm[a:b])
+            start, end = offsets[a], chunk_end(text, offsets[b - 1])
+            mild_by_rule = (match.group.level == "urgent" and match.score < self.overrule_mild and any(
+                f.sign_level == "mild" and f.level == "routine" for f in in_clause))
+            mild_said = mild_by_rule or (match.group.severity_defined and not ({"WORSENING", "SEVERE"} & mods)
+                         and not any({"WORSENING", "SEVERE"} & set(f.modifiers) for f in in_clause)
+                         and any(p.search(norm[a:b]) for p in self.rules.form.mild_qualifiers))
+            if match.counts and not mild_said and not (set(IGNORING) & mods):
+                counted_matches.append(match)
+            if not match.counts or mild_said:
+                if not ({"NEGATED", "FIGURATIVE"} & mods):
+                    result.near.append(NearMiss(match.group.name, match.group.protocol, match.group.level,
+                                                round(match.score, 3), start, end))
+                continue
+            other = self._third_party_here(sentence, norm[a:b])
+            level, why = self._level(SEMANTIC_SIGN_LEVEL[match.group.level], match.group.name,
+                                     sorted(mods), days, treated, future,
+                                     untreated_other and other, said_untreated and other)
+            result.findings.append(Finding(
+                label=match.group.name.upper(), sign_level=SEMANTIC_SIGN_LEVEL[match.group.level],
+                text=text[start:end], start=start, end=end, modifiers=sorted(mods), level=level,
+                why=f"{why}; similarity {match.score:.2f} to \"{match.description}\"",
+                protocol=match.group.protocol, source="similarity", score=round(match.score, 3)))
+            result.level = more_serious(result.level, level)
+        self._sepsis_combination(result, matches, text, offsets)
+
+    SEPSIS_COMPANIONS = ("confusion_drowsy", "breathing", "heart_circulation")
+    COMPANION_SLACK = 0.03
+
+    def _sepsis_combination(self, result: TriageResult, matches, text: str, offsets) -> None:
+        """Protocol: high fever *with* confusion, fast breathing, mottled skin or no urine is an
+        emergency. A counted infection sign plus a clause close to one of those (near its
+        threshold) raises the message to emergency: when in doubt, the safer level."""
+        infection = [f for f in result.findings if f.protocol == "infection" and f.level == "urgent"]
+        if result.level == "emergency" or not infection:
+            return
+        for m in matches:
+            elsewhere = all(not (offsets[m.start] <= f.start < chunk_end(text, offsets[m.end - 1]))
+                            for f in infection)
+            if m.group.name in self.SEPSIS_COMPANIONS and elsewhere and \
+                    m.score >= m.group.threshold - self.COMPANION_SLACK:
+                start, end = offsets[m.start], chunk_end(text, offsets[m.end - 1])
+                result.findings.append(Finding(
+                    label="SEPSIS_SIGNS", sign_level="emergency", text=text[start:end], start=start,
+                    end=end, modifiers=[], level="emergency",
+                    why=f"infection sign with {m.group.name} (similarity {m.score:.2f} to \"{m.description}\")",
+                    protocol="sepsis signs", source="similarity", score=round(m.score, 3)))
+                result.level = "emergency"
+                return
+
+    def clause_vectors(self, text: str):
+        """The message's clauses (spans in the original text) and their sentence vectors: the
+        same encoder pass that triage makes, shared with answer selection."""
+        norm, offsets = self.normalise(text or "")
+        spans = split_clauses(norm)
+        if not spans or self.semantic is None:
+            return [], np.zeros((0, 384), dtype=np.float32)
+        vectors = self.semantic.encoder.encode_cached(tuple(norm[a:b] for a, b in spans))
+        return [(offsets[a], chunk_end(text, offsets[b - 1])) for a, b in spans], vectors
 
     def denied_spans(self, text: str) -> List[tuple]:
         """Character spans of denied signs with their negation cue ("no swelling", "no fever
@@ -190,10 +410,12 @@ class TriageEngine:
         return not any(w in personal for w in words)
 
     def _level(self, sign_level: str, label: str, mods: List[str], days: Optional[int],
-               treated: bool, future: bool, third_party: bool):
+               treated: bool, future: bool, third_party: bool, untreated: bool = False):
         ignoring = [m for m in mods if m in IGNORING]
         if ignoring:
             return "none", f"{ignoring[0].lower()}"
+        if untreated:
+            return "none", "about someone said not to be treated"
         if sign_level == "emergency":
             return "emergency", "emergency sign"
         unrelated = future or (third_party and not treated)

@@ -16,6 +16,15 @@ from bot import paths
 
 RULES_DIR = paths.ROOT / "triage"
 SIGN_LEVELS = ("emergency", "urgent", "mild")
+# The rows of the clinic's red-flag protocol (../shared/triage-protocol.md), by level.
+PROTOCOL = {
+    "emergency": ("airway / allergic reaction", "breathing", "heart / circulation", "brain / nerves",
+                  "sepsis signs"),
+    "urgent": ("infection", "skin circulation at the site", "bleeding", "allergy without airway signs",
+               "systemic", "expected effect gone wrong"),
+    "routine": ("routine",),
+}
+PROTOCOL_ROWS = tuple(row for rows in PROTOCOL.values() for row in rows)
 MODIFIER_CATEGORIES = ("NEGATED", "HYPOTHETICAL", "HISTORICAL", "POSSIBLE", "WORSENING",
                        "SEVERE", "PERSISTENT", "TERMINATE")
 DIRECTIONS = {"forward": "FORWARD", "backward": "BACKWARD", "both": "BIDIRECTIONAL",
@@ -32,6 +41,7 @@ class Sign:
     level: str
     phrases: Tuple[str, ...]
     regex: Tuple[str, ...]
+    protocol: str = "routine"
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,54 @@ class TriageRules:
     treated: Tuple[re.Pattern, ...]
     future: Tuple[re.Pattern, ...]
     third_party: Tuple[re.Pattern, ...]
+    untreated: Tuple[re.Pattern, ...]
+    children: Tuple[re.Pattern, ...]
+    ordinary_illness: Tuple[re.Pattern, ...]
     typos: Dict[str, str]
     expected_mild_days: int
     sign_words: Tuple[str, ...] = field(default=())
+    form: "MessageForm" = field(default=None)
+
+
+CLAUSE_CUE_CATEGORIES = ("NEGATED", "HYPOTHETICAL", "HISTORICAL")
+
+
+@dataclass(frozen=True)
+class MessageForm:
+    """context.yml `message_form`: what the form of a message may and may not cancel."""
+    present_now: Tuple[re.Pattern, ...] = ()
+    conditional: Tuple[re.Pattern, ...] = ()
+    pseudo_negation: Tuple[re.Pattern, ...] = ()
+    figures_of_speech: Tuple[re.Pattern, ...] = ()
+    mild_qualifiers: Tuple[re.Pattern, ...] = ()
+    question_forms: Tuple[re.Pattern, ...] = ()
+    politeness: Tuple[re.Pattern, ...] = ()
+    not_a_person: Tuple[re.Pattern, ...] = ()
+    clause_cues: Dict[str, Tuple[re.Pattern, ...]] = field(default_factory=dict)
+
+
+def _message_form(where: str, raw) -> MessageForm:
+    if raw is None:
+        return MessageForm()
+    if not isinstance(raw, dict):
+        raise TriageRulesError(f"{where}: expected a mapping")
+    _only(where, raw, ("present_now", "conditional", "pseudo_negation", "figures_of_speech",
+                       "mild_qualifiers", "question_forms", "politeness", "not_a_person", "clause_cues"))
+    cues = raw.get("clause_cues") or {}
+    if not isinstance(cues, dict):
+        raise TriageRulesError(f"{where}.clause_cues: expected a mapping of category to patterns")
+    _only(f"{where}.clause_cues", cues, CLAUSE_CUE_CATEGORIES)
+    return MessageForm(
+        present_now=_patterns(f"{where}.present_now", raw.get("present_now") or []),
+        conditional=_patterns(f"{where}.conditional", raw.get("conditional") or []),
+        pseudo_negation=_patterns(f"{where}.pseudo_negation", raw.get("pseudo_negation") or []),
+        figures_of_speech=_patterns(f"{where}.figures_of_speech", raw.get("figures_of_speech") or []),
+        mild_qualifiers=_patterns(f"{where}.mild_qualifiers", raw.get("mild_qualifiers") or []),
+        question_forms=_patterns(f"{where}.question_forms", raw.get("question_forms") or []),
+        politeness=_patterns(f"{where}.politeness", raw.get("politeness") or []),
+        not_a_person=_patterns(f"{where}.not_a_person", raw.get("not_a_person") or []),
+        clause_cues={c: _patterns(f"{where}.clause_cues.{c}", v or []) for c, v in cues.items()},
+    )
 
 
 def _read(path: Path) -> dict:
@@ -107,19 +162,24 @@ def load_rules(rules_dir: Path = RULES_DIR) -> TriageRules:
         where = f"{signs_file}: sign '{label}'"
         if not isinstance(spec, dict):
             raise TriageRulesError(f"{where}: expected level/phrases/regex")
-        _only(where, spec, ("level", "phrases", "regex"))
+        _only(where, spec, ("level", "protocol", "phrases", "regex"))
         if spec.get("level") not in SIGN_LEVELS:
             raise TriageRulesError(f"{where}: key 'level' must be one of {', '.join(SIGN_LEVELS)}")
         regex = tuple(spec.get("regex") or ())
         _patterns(f"{where}: key 'regex'", list(regex))
-        signs[label] = Sign(label, spec["level"], _phrases(f"{where}: key 'phrases'", spec.get("phrases") or []), regex)
+        protocol = spec.get("protocol")
+        if protocol not in PROTOCOL_ROWS:
+            raise TriageRulesError(f"{where}: key 'protocol' must be one of: {', '.join(PROTOCOL_ROWS)}")
+        signs[label] = Sign(label, spec["level"], _phrases(f"{where}: key 'phrases'", spec.get("phrases") or []),
+                            regex, protocol)
         if not signs[label].phrases and not regex:
             raise TriageRulesError(f"{where}: needs 'phrases' or 'regex'")
     if not signs:
         raise TriageRulesError(f"{signs_file}: no signs defined")
 
     raw = _read(context_file)
-    _only(str(context_file), raw, ("modifiers", "general_question"))
+    _only(str(context_file), raw, ("modifiers", "general_question", "message_form"))
+    form = _message_form(f"{context_file}: message_form", raw.get("message_form"))
     modifiers: List[Modifier] = []
     for category, items in (raw.get("modifiers") or {}).items():
         where = f"{context_file}: modifier '{category}'"
@@ -147,7 +207,8 @@ def load_rules(rules_dir: Path = RULES_DIR) -> TriageRules:
     _only(f"{context_file}: general_question", gq, ("question_starts", "personal_words"))
 
     raw = _read(treatment_file)
-    _only(str(treatment_file), raw, ("treated", "future", "third_party", "treatment_words"))
+    _only(str(treatment_file), raw, ("treated", "future", "third_party", "untreated", "children",
+                                     "ordinary_illness", "treatment_words"))
     treatment_words = _phrases(f"{treatment_file}: key 'treatment_words'", raw.get("treatment_words") or [])
     raw_typos = _read(typos_file)
     typos = {}
@@ -170,5 +231,8 @@ def load_rules(rules_dir: Path = RULES_DIR) -> TriageRules:
         treated=_patterns(f"{treatment_file}: key 'treated'", raw.get("treated") or []),
         future=_patterns(f"{treatment_file}: key 'future'", raw.get("future") or []),
         third_party=_patterns(f"{treatment_file}: key 'third_party'", raw.get("third_party") or []),
-        typos=typos, expected_mild_days=days, sign_words=tuple(words),
+        untreated=_patterns(f"{treatment_file}: key 'untreated'", raw.get("untreated") or []),
+        children=_patterns(f"{treatment_file}: key 'children'", raw.get("children") or []),
+        ordinary_illness=_patterns(f"{treatment_file}: key 'ordinary_illness'", raw.get("ordinary_illness") or []),
+        typos=typos, expected_mild_days=days, sign_words=tuple(words), form=form,
     )

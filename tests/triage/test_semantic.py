@@ -1,0 +1,128 @@
+"""Red flags by meaning (triage/red_flags.yml) together with the rules' modifiers.
+
+Sentences here are written for these tests, none from an evaluation set. Each checks one
+behaviour: a sign in lay words found by similarity, the safer level winning, and the form of
+a message (questions, hedges, pleas, other people, figures of speech) not cancelling a sign
+that is there now, while denials, suppositions and the past still set it aside.
+"""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.triage import TriageEngine
+from bot.triage.clauses import split_clauses
+from bot.triage.rules import PROTOCOL, TriageRulesError
+from bot.triage.semantic import load_bank
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return TriageEngine()
+
+
+def level(engine, text, **kw):
+    return engine.assess(text, **kw).level
+
+
+# --- found by meaning, named for staff -------------------------------------------------------
+
+def test_a_lay_airway_sign_with_no_rule_word_is_an_emergency_found_by_similarity(engine):
+    result = engine.assess("my mouth and lips have ballooned, I sound like I have a cotton ball in my throat")
+    assert result.level == "emergency"
+    sim = [f for f in result.findings if f.source == "similarity" and f.level == "emergency"]
+    assert sim and sim[0].protocol == "airway / allergic reaction" and 0 < sim[0].score <= 1
+    assert "similarity" in sim[0].why and sim[0].text in "my mouth and lips have ballooned, I sound like I have a cotton ball in my throat"
+
+
+def test_vision_changes_are_covered(engine):
+    assert level(engine, "half of what I look at has gone grey and fuzzy on the left since lunch") == "emergency"
+
+
+def test_a_seizure_told_by_what_it_looks_like(engine):
+    assert level(engine, "my partner went stiff on the sofa and his arms were jerking for a minute") == "emergency"
+
+
+def test_fever_as_a_number_is_urgent(engine):
+    assert level(engine, "thermometer just said 38.7, had the jabs on friday") == "urgent"
+
+
+def test_safer_level_wins_between_rules_and_similarity(engine):
+    # The rules see a mild swelling; the meaning is an airway sign.
+    result = engine.assess("some swelling, and my tongue feels too thick to talk properly")
+    assert result.level == "emergency"
+
+
+# --- the form of a message does not cancel a present sign ---------------------------------
+
+@pytest.mark.parametrize("text", [
+    "is it normal that my lips keep getting bigger since this morning?",
+    "no big deal probably, but my throat feels tight and narrow",
+    "sorry to be a pain, please don't call anyone, but I cannot breathe properly",
+    "my wife thinks I'm fine but my face is drooping on one side",
+])
+def test_question_hedge_plea_or_another_person_does_not_cancel_an_emergency(engine, text):
+    assert level(engine, text) == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "could the injections make my lips swell? just asking before I book",
+    "no swelling of the lips or tongue, all good",
+    "years ago I had a reaction where my throat closed up, all fine since",
+    "the price you quoted nearly gave me a heart attack",
+    "our dog threw up twice this morning so I might be late",
+    "my husband has the flu, can I still come tomorrow?",
+    "my sister has a high fever right now but she has never had any treatment with you",
+    "should I worry if it gets red?",
+])
+def test_suppositions_denials_the_past_figures_and_others_are_set_aside(engine, text):
+    assert level(engine, text) == "none"
+
+
+def test_a_question_about_a_state_already_there_counts(engine):
+    assert level(engine, "is it a problem if one of the spots has turned into a hot hard lump?") == "urgent"
+
+
+def test_a_mild_effect_said_to_be_mild_stays_routine(engine):
+    assert level(engine, "scalp a little pink and a bit tender today, treatment was yesterday") == "routine"
+
+
+def test_a_near_miss_is_kept_for_the_guided_check(engine):
+    result = engine.assess("feeling a bit odd and off since the session")
+    assert result.level in ("none", "routine")
+    assert result.body_report
+
+
+# --- clauses ----------------------------------------------------------------------------------
+
+def test_clauses_split_at_sentences_and_new_statements():
+    text = "Had the jabs on Monday, all fine, but since last night my lips swell. Help"
+    assert [text[a:b] for a, b in split_clauses(text)] == [
+        "Had the jabs on Monday, all fine", "but since last night my lips swell", "Help"]
+
+
+def test_so_bad_is_not_a_clause_break():
+    text = "the pain is so bad I can't sleep"
+    assert [text[a:b] for a, b in split_clauses(text)] == [text]
+
+
+# --- the bank is strict and covers the protocol ---------------------------------------------
+
+def test_every_protocol_row_has_a_group_with_descriptions():
+    groups = load_bank()
+    covered = {(g.level, g.protocol) for g in groups}
+    assert covered == {(lvl, row) for lvl, rows in PROTOCOL.items() for row in rows}
+    assert all(len(g.descriptions) >= 5 for g in groups)
+
+
+def test_an_unknown_key_or_uncovered_row_is_refused(tmp_path):
+    raw = yaml.safe_load((Path(__file__).parents[2] / "triage" / "red_flags.yml").read_text())
+    raw["groups"]["bleeding"]["treshold"] = 0.5
+    bad = tmp_path / "red_flags.yml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(TriageRulesError, match="treshold"):
+        load_bank(bad)
+    del raw["groups"]["bleeding"]
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(TriageRulesError, match="urgent: bleeding"):
+        load_bank(bad)
