@@ -178,9 +178,11 @@ class TriageEngine:
         third_party = any(p.search(norm) for p in rules.third_party)
         # Someone else's signs count unless that person is said to be untreated, or is a child
         # and no treatment is mentioned (a child's cold).
-        said_untreated = any(p.search(norm) for p in rules.untreated)
-        untreated_other = said_untreated or any(p.search(norm) for p in rules.children) or \
+        # Untreated: said so, or an everyday illness is named; a child with no treatment
+        # mentioned only for non-emergency signs (a child's seizure still gets 911 advice).
+        said_untreated = any(p.search(norm) for p in rules.untreated) or \
             any(p.search(norm) for p in rules.ordinary_illness)
+        untreated_other = said_untreated or any(p.search(norm) for p in rules.children)
         said_days = days_since_treatment(norm)
         if said_days is not None:
             days = said_days if days is None else max(days, said_days)
@@ -197,11 +199,13 @@ class TriageEngine:
         for ent in doc.ents:
             sign = rules.signs[ent.label_]
             mods = {m.category for m in ent._.modifiers
-                    if not (m.category == "NEGATED" and self._pseudo_negation(doc, m))}
+                    if not (m.category == "NEGATED" and self._pseudo_negation(doc, m))
+                    and not self._other_sentence(norm, doc, m, ent)
+                    and not (m.category in UPGRADING + ("PERSISTENT",) and self._negated_cue(doc, m))}
             if self._general_question(ent.sent):
                 mods.add("HYPOTHETICAL")
             clause = self._clause_text(norm, clauses, ent.start_char)
-            mods = self._present_now(mods, clause)
+            mods = self._present_now(mods, clause, norm)
             if self._figurative(clause, ent.start_char - self._clause_start(clauses, ent.start_char),
                                 ent.end_char - self._clause_start(clauses, ent.start_char)):
                 mods.add("FIGURATIVE")
@@ -220,6 +224,8 @@ class TriageEngine:
         if self.semantic is not None:
             self._add_similarity_findings(result, text, norm, offsets, doc, clauses, rule_findings,
                                           days, treated, future, untreated_other, said_untreated)
+        else:
+            self._sepsis_combination(result, [], text, offsets)
         result.body_report = bool(result.findings or result.near)
         return result
 
@@ -239,13 +245,34 @@ class TriageEngine:
                 return norm[a:b]
         return norm
 
+    @staticmethod
+    def _other_sentence(norm: str, doc, modifier, ent) -> bool:
+        """A cue across a sentence end ("Is it normal to be this drowsy? I nodded off...") is
+        about another sentence; the sentence splitter does not always see the break."""
+        a, b = modifier.modifier_span
+        cue_start, cue_end = doc[a].idx, doc[b - 1].idx + len(doc[b - 1])
+        if cue_end <= ent.start_char:
+            between = norm[cue_end:ent.start_char]
+        elif ent.end_char <= cue_start:
+            between = norm[ent.end_char:cue_start]
+        else:
+            return False
+        return bool(re.search(r"[.?!](\s|$)", between))
+
+    @staticmethod
+    def _negated_cue(doc, modifier) -> bool:
+        """"Not getting worse", "no bigger": a denied worsening is not a worsening."""
+        a = modifier.modifier_span[0]
+        before = " ".join(t.lower_ for t in doc[max(0, a - 3):a])
+        return bool(re.search(r"\b(not|no|n't|never|isn't|isnt|aren't|arent|hasn't|hasnt|nothing)\b", before))
+
     def _pseudo_negation(self, doc, modifier) -> bool:
         """"No big deal but my throat is tight": a manner of speaking, not a denial."""
         a = modifier.modifier_span[0]
         following = doc[a: a + 6].text.lower()
         return any(p.search(following) for p in self.rules.form.pseudo_negation)
 
-    def _present_now(self, mods: set, clause: str) -> set:
+    def _present_now(self, mods: set, clause: str, message: str = "") -> set:
         """A sign the clause says is happening now is not undone by question wording or a
         habit mentioned nearby; only a conditional ("if I get...") keeps it supposed."""
         form = self.rules.form
@@ -256,11 +283,17 @@ class TriageEngine:
         asked_about = clause
         for p in form.question_forms:
             asked_about = p.sub(" ", asked_about)
-        state = asked_about != clause and STATE_VERB.search(asked_about)
-        if not state and not any(p.search(clause) for p in form.present_now):
+        asked = asked_about != clause
+        state = asked and STATE_VERB.search(asked_about)
+        # "Is chest squeezing a side effect? It's been going for 15 minutes": a question about
+        # a sign the rest of the message says is there.
+        elsewhere = asked and any(p.search(message) for p in form.present_now)
+        if not (state or elsewhere) and not any(p.search(clause) for p in form.present_now):
             return mods
         if "HYPOTHETICAL" in mods and any(p.search(asked_about) for p in form.conditional):
             return mods
+        if "HISTORICAL" in mods and any(p.search(clause) for p in form.habitual):
+            return mods - {"HYPOTHETICAL"}
         return mods - {"HYPOTHETICAL", "HISTORICAL"}
 
     def _figurative(self, clause: str, start: int, end: int) -> bool:
@@ -317,7 +350,7 @@ class TriageEngine:
                 sent = next((s for s in doc.sents if s.start_char <= a < s.end_char), None)
                 if sent is not None and self._general_question(sent):
                     mods.add("HYPOTHETICAL")
-                mods = self._present_now(mods, clause)
+                mods = self._present_now(mods, clause, norm)
                 if self._figurative(clause, 0, b - a):
                     mods.add("FIGURATIVE")
             sentence = next((s.text for s in doc.sents if s.start_char <= a < s.end_char), norm[a:b])
@@ -356,7 +389,20 @@ class TriageEngine:
         infection = [f for f in result.findings if f.protocol == "infection" and f.level == "urgent"]
         if result.level == "emergency" or not infection:
             return
+        for f in result.findings:
+            if f.protocol == "sepsis signs" and f.level == "urgent":  # e.g. no urine, with a fever
+                result.findings.append(Finding(
+                    label="SEPSIS_SIGNS", sign_level="emergency", text=f.text, start=f.start, end=f.end,
+                    modifiers=[], level="emergency", why=f"infection sign with {f.label.lower()}",
+                    protocol="sepsis signs", source=f.source, score=f.score))
+                result.level = "emergency"
+                return
+        top_of_clause = {}
         for m in matches:
+            top_of_clause[m.start] = max(top_of_clause.get(m.start, 0.0), m.score)
+        for m in matches:
+            if m.score < top_of_clause[m.start]:
+                continue
             elsewhere = all(not (offsets[m.start] <= f.start < chunk_end(text, offsets[m.end - 1]))
                             for f in infection)
             if m.group.name in self.SEPSIS_COMPANIONS and elsewhere and \

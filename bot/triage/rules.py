@@ -84,6 +84,7 @@ class MessageForm:
     mild_qualifiers: Tuple[re.Pattern, ...] = ()
     question_forms: Tuple[re.Pattern, ...] = ()
     politeness: Tuple[re.Pattern, ...] = ()
+    habitual: Tuple[re.Pattern, ...] = ()
     not_a_person: Tuple[re.Pattern, ...] = ()
     clause_cues: Dict[str, Tuple[re.Pattern, ...]] = field(default_factory=dict)
 
@@ -94,7 +95,8 @@ def _message_form(where: str, raw) -> MessageForm:
     if not isinstance(raw, dict):
         raise TriageRulesError(f"{where}: expected a mapping")
     _only(where, raw, ("present_now", "conditional", "pseudo_negation", "figures_of_speech",
-                       "mild_qualifiers", "question_forms", "politeness", "not_a_person", "clause_cues"))
+                       "mild_qualifiers", "question_forms", "politeness", "habitual", "not_a_person",
+                       "clause_cues"))
     cues = raw.get("clause_cues") or {}
     if not isinstance(cues, dict):
         raise TriageRulesError(f"{where}.clause_cues: expected a mapping of category to patterns")
@@ -107,14 +109,38 @@ def _message_form(where: str, raw) -> MessageForm:
         mild_qualifiers=_patterns(f"{where}.mild_qualifiers", raw.get("mild_qualifiers") or []),
         question_forms=_patterns(f"{where}.question_forms", raw.get("question_forms") or []),
         politeness=_patterns(f"{where}.politeness", raw.get("politeness") or []),
+        habitual=_patterns(f"{where}.habitual", raw.get("habitual") or []),
         not_a_person=_patterns(f"{where}.not_a_person", raw.get("not_a_person") or []),
         clause_cues={c: _patterns(f"{where}.clause_cues.{c}", v or []) for c, v in cues.items()},
     )
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last silently: a
+    second `regex:` under a sign would drop the first list)."""
+
+
+def _no_duplicate_keys(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def read_yaml(path: Path):
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+
+
 def _read(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except (OSError, yaml.YAMLError) as exc:
         raise TriageRulesError(f"{path}: cannot read: {exc}") from exc
     if not isinstance(data, dict):

@@ -21,7 +21,7 @@ import yaml
 from bot import paths
 from bot.triage.clauses import split_clauses
 from bot.triage.rules import PROTOCOL as PROTOCOL_GROUPS
-from bot.triage.rules import RULES_DIR, TriageRulesError
+from bot.triage.rules import RULES_DIR, TriageRulesError, read_yaml
 
 BANK_FILE = RULES_DIR / "red_flags.yml"
 GROUP_LEVELS = ("emergency", "urgent", "routine")
@@ -109,7 +109,7 @@ def load_rivals(path: Path = BANK_FILE, data_dir: Path = paths.ROOT / "data") ->
 def load_bank(path: Path = BANK_FILE) -> List[Group]:
     """The red-flag groups, strictly: every protocol row must have at least one group."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path)
     except (OSError, yaml.YAMLError) as exc:
         raise TriageRulesError(f"{path}: cannot read: {exc}") from exc
     if not isinstance(raw, dict) or set(raw) - {"defaults", "margin", "overrule_mild", "groups",
@@ -182,10 +182,14 @@ class SemanticMatcher:
         if not found:
             return []
         top = max(found[0].score, rival)
+        best_level = found[0].group.level if found[0].score >= rival else None
         mild = max((m.score for m in found if m.group.level == "routine"), default=0.0)
         out = []
         for m in found:
-            counts = (m.score >= m.group.threshold and m.score > rival and m.score >= top - self.margin
+            # Within `margin` of the best, only a group of the best group's level counts: a
+            # clause most like hives is not made an airway emergency by a close second.
+            close = m.score == found[0].score or (m.score >= top - self.margin and m.group.level == best_level)
+            counts = (m.score >= m.group.threshold and m.score > rival and close
                       and (m.group.level == "routine" or m.score > mild))
             if counts:
                 out.append(m)

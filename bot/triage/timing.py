@@ -21,6 +21,7 @@ _PATTERNS = [
 _FIXED = [
     (re.compile(r"\b(yesterday|last night)\b"), 1),
     (re.compile(r"\b(last week|a week ago)\b"), 7),
+    (re.compile(r"\b(over|more than|longer than) (a|one) week\b"), 8),
     (re.compile(r"\b(today|this morning|this afternoon|this evening|tonight|an hour ago|"
                 r"hours ago|an hour|just had|earlier today)\b"), 0),
 ]
