@@ -23,7 +23,7 @@ help:
 	@echo "make test      install what is missing and run every test"
 	@echo "make validate  check the knowledge base and Rasa's training data"
 	@echo "make train     retrain the model if its inputs changed"
-	@echo "make eval CASES=FILE.yml   evaluate conversations (default: ../shared/eval/dev.yml)"
+	@echo "make eval      evaluate the dev set and every regression/blind set (CASES=FILE.yml: one file)"
 	@echo "make tune      tune the answer thresholds on tests/eval/holdout.yml"
 	@echo "make telegram  poll Telegram for updates (next to make run) when there is no public URL"
 	@echo "make bench     benchmark against stock Rasa (reports/bench.md, bench.png)"
@@ -78,8 +78,14 @@ run: train
 test: train
 	bash scripts/test.sh
 
+# Without CASES: the dev set and every set in tests/eval/sets.yml, in one assistant, with the
+# regression gate (README "Evaluation"); with CASES: that one file.
 eval: train
+ifeq ($(origin CASES), command line)
 	$(PY) -m bot.eval $(CASES) --out $(OUT)
+else
+	$(PY) -m bot.eval.sets --out reports
+endif
 
 # Telegram without a public address: run next to `make run` (needs TELEGRAM_BOT_TOKEN and
 # TELEGRAM_WEBHOOK_SECRET in the environment of both).

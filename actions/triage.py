@@ -33,6 +33,28 @@ QUESTION_WORDS = re.compile(
     re.IGNORECASE)
 
 
+def ask_guided_check(dispatcher: CollectingDispatcher, level: str) -> None:
+    """The protocol's red-flag questions as buttons (triage/guided_check.yml); a "yes" is sent
+    as a message the triage step escalates at its level."""
+    from bot.triage.guided_check import guided_check
+
+    say(dispatcher, "guided_check", label="guided_check", buttons=guided_check().buttons(),
+        triage_level=level)
+
+
+class ActionGuidedCheckNone(Action):
+    """"None of these": the routine advice, with the signs that would need a call."""
+
+    def name(self) -> Text:
+        return "action_guided_check_none"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        say(dispatcher, "guided_check_none", label="triage", triage_level="routine")
+        say(dispatcher, "triage_routine_watch", label="triage", triage_level="routine")
+        return []
+
+
 def asks_something(text: str) -> bool:
     """A question mark, or a clause that starts as a question does."""
     return bool(QUESTION_WORDS.search(text or ""))
@@ -127,8 +149,8 @@ class ActionTriageResponse(Action):
         elif level == "routine":
             say(dispatcher, "triage_routine_intro", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "side_effects", level)
-            say(dispatcher, "triage_routine_watch", label="triage", triage_level=level)
             events += self._answer_question_too(dispatcher, tracker, message)
+            ask_guided_check(dispatcher, level)
         else:
             # Nothing to act on (denied, hypothetical or resolved symptoms): if the message
             # also asks a question the knowledge base answers, answer that.
@@ -138,8 +160,12 @@ class ActionTriageResponse(Action):
                 return events + serve(dispatcher, tracker, decision, text)
             say(dispatcher, "triage_unclear", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "when_to_report", level)
-            say(dispatcher, "triage_offer_staff", label="triage", buttons=yes_no_buttons(),
-                offer="handoff", question=text[:500])
+            if triage.get("body_report") or triage.get("near"):
+                # Something about the body, but no red flag found: ask, rather than guess.
+                ask_guided_check(dispatcher, level)
+            else:
+                say(dispatcher, "triage_offer_staff", label="triage", buttons=yes_no_buttons(),
+                    offer="handoff", question=text[:500])
         if ask_details:
             events.append(FollowupAction(DETAILS_FORM))
         return events

@@ -180,10 +180,15 @@ def main(argv=None) -> int:
             for name, server in SERVERS.items():
                 if server.system == system:
                     results[name]["dev"] = dev
+    from bot.bench.encoder_cost import measure as encoder_cost
     from bot.bench.report import write_reports
 
     markdown = write_reports(results, REPORTS)
     print(markdown)
+    # The sentence encoder's CPU per message (triage and answer selection share one pass).
+    cost = encoder_cost()
+    (REPORTS / "encoder-cost.json").write_text(json.dumps(cost, indent=2) + "\n")
+    print("encoder cost per message (CPU, one thread):", json.dumps(cost))
     return 0
 
 

@@ -12,7 +12,10 @@ from sqlalchemy import select
 from bot.storage.db import transaction
 from bot.storage.models import Escalation, UnansweredQuestion, utcnow
 
-SIMILAR = 0.45  # cosine similarity (TF-IDF of words and word pairs) to join a group
+# Cosine similarity of the shared sentence encoder's vectors (bot/encoder/) to join a group:
+# "are you open on sundays" and "opening hours on weekends" share no word but mean the same.
+# Below about 0.6 different questions about the treatment start to chain together.
+SIMILAR = 0.65
 
 
 def grouped_questions(url: str, limit: int = 2000) -> List[Dict[str, Any]]:
@@ -21,15 +24,10 @@ def grouped_questions(url: str, limit: int = 2000) -> List[Dict[str, Any]]:
     texts = [r.text for r in rows if (r.text or "").strip()]
     if not texts:
         return []
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import cosine_similarity
+    from bot.encoder.model import shared_encoder
 
-    try:
-        matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
-    except ValueError:  # no words at all (only "?" or emoji): one group each
-        return [{"count": 1, "examples": [r.text], "last_seen": r.created_at, "best_guess": r.best_guess}
-                for r in rows if (r.text or "").strip()]
-    sims = cosine_similarity(matrix)
+    vectors = shared_encoder().encode(texts)
+    sims = vectors @ vectors.T
     # Single linkage: questions joined by any chain of similar pairs form one group.
     parent = list(range(len(texts)))
 

@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 OUTPUT = "semantic_answer"
 OUT_OF_SCOPE = "out_of_scope"
+# DIET may take "Good afternoon. Once I've finished, how do I keep the hair?" for a greeting;
+# a clause that is clearly a knowledge question then decides the intent (answer it).
+CONVERSATIONAL_INTENTS = ("greet", "goodbye", "thanks", "affirm", "deny")
+OVERRIDE_SCORE = 0.70         # with a greeting or thanks clause beside the question
+OVERRIDE_SCORE_ALONE = 0.80   # a single clause DIET took for small talk
 INDEX_FILE = "index.npz"
 TOP_INTENTS = 5
 
@@ -88,7 +93,16 @@ class SemanticAnswerScorer(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            message.set(OUTPUT, self.score(message.get("text") or ""), add_to_output=True)
+            semantic = self.score(message.get("text") or "")
+            intent = message.get("intent") or {}
+            kb = [c for c in semantic["clauses"] if c["intent"].startswith("kb_")]
+            best = max(kb, key=lambda c: c["score"], default=None)
+            needed = OVERRIDE_SCORE if len(semantic["clauses"]) > 1 else OVERRIDE_SCORE_ALONE
+            if intent.get("name") in CONVERSATIONAL_INTENTS and best is not None and best["score"] >= needed:
+                semantic["classifier_intent"] = intent
+                message.set("intent", {"name": best["intent"], "confidence": best["score"]},
+                            add_to_output=True)
+            message.set(OUTPUT, semantic, add_to_output=True)
         return messages
 
     def score(self, text: str) -> Dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -36,6 +36,10 @@ class ServingConfig:
     semantic_agree: float = 0.6      # DIET and the encoder name the same entry: serve it from here
     semantic_floor: float = 0.45     # DIET's confident pick must be at least this close
     semantic_suggest: float = 0.55   # offered as "did you mean" from here
+    semantic_out_of_scope: float = 0.72  # this close to an out-of-scope question, and closer than
+                                         # to any entry's: no entry is served, whatever DIET says
+    personal_condition_topics: Tuple[str, ...] = ()
+    personal_conditions: str = ""
 
     @classmethod
     def load(cls, path: Path = SERVING_FILE) -> "ServingConfig":
@@ -43,7 +47,13 @@ class ServingConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}")
+        if "personal_condition_topics" in data:
+            data["personal_condition_topics"] = tuple(data["personal_condition_topics"] or ())
         cfg = cls(**data)
+        try:
+            re.compile(cfg.personal_conditions)
+        except re.error as exc:
+            raise ValueError(f"{path}: personal_conditions is not a valid regular expression: {exc}") from exc
         if not 0 <= cfg.suggest_threshold <= cfg.answer_threshold <= 1:
             raise ValueError(f"{path}: need 0 <= suggest_threshold <= answer_threshold <= 1")
         return cfg
@@ -95,6 +105,7 @@ class AnswerSelector:
     def __init__(self, kb: KnowledgeBase, config: ServingConfig):
         self.kb = kb
         self.config = config
+        self._condition = re.compile(config.personal_conditions, re.IGNORECASE) if config.personal_conditions else None
         # Exact questions (and titles) from the entries: a click on a suggestion button sends
         # the entry's first question back as text, and must land on that entry for sure.
         self._exact: Dict[str, KnowledgeEntry] = {}
@@ -103,6 +114,20 @@ class AnswerSelector:
                 self._exact.setdefault(_key(text), entry)
 
     def decide(
+        self,
+        text: str,
+        intent_ranking: List[Dict[str, Any]],
+        last_entry_id: Optional[str] = None,
+        semantic: Optional[Dict[str, Any]] = None,
+    ) -> Decision:
+        decision = self._decide(text, intent_ranking, last_entry_id, semantic)
+        if decision.kind == "answer" and decision.how != "exact_question" and self._condition and \
+                decision.entry.topic in self.config.personal_condition_topics and self._condition.search(text or ""):
+            return Decision("no_answer", how="personal_condition", confidence=decision.confidence,
+                            best_guess=decision.entry.intent, suggestions=(decision.entry,))
+        return decision
+
+    def _decide(
         self,
         text: str,
         intent_ranking: List[Dict[str, Any]],
@@ -175,11 +200,23 @@ class AnswerSelector:
             other = max(others, key=lambda n: n.score, default=None)
             return self.kb.for_intent(other.intent) if other else None
 
+        oos = max((n.scores.get("out_of_scope", 0.0) for n in nearest), default=0.0)
+        best_kb = best.score if best is not None else 0.0
+        if oos >= cfg.semantic_out_of_scope and oos > best_kb + cfg.semantic_margin:
+            # "Are the injections painful?" is closest to questions the article does not answer.
+            return Decision("no_answer", how="out_of_scope", confidence=oos, best_guess="out_of_scope")
         if best is not None and best.score >= cfg.semantic_answer and \
                 best.score - best.runner_up_score >= cfg.semantic_margin:
             entry = self.kb.for_intent(best.intent)
             return Decision("answer", entry, how="semantic", confidence=best.score,
                             also=second_question(entry))
+        # DIET's own first entry, even under the fallback threshold.
+        diet_first = kb_ranked[0][0] if kb_ranked else None
+        if diet_first is not None and best is not None and best.intent == diet_first.intent and \
+                best.score >= cfg.semantic_agree and (top_name in (diet_first.intent, FALLBACK_INTENT)
+                                                      or low_confidence):
+            return Decision("answer", diet_first, how="classifier+semantic", confidence=best.score,
+                            also=second_question(diet_first))
         if diet_top is not None and not low_confidence:
             agree = best is not None and best.intent == diet_top.intent
             if agree and best.score >= cfg.semantic_agree and top_conf >= cfg.suggest_threshold:
@@ -199,8 +236,6 @@ class AnswerSelector:
             for intent, s in n.scores.items():
                 if s >= cfg.semantic_suggest and self.kb.for_intent(intent) is not None:
                     combined.setdefault(intent, s)
-        oos = max((n.scores.get("out_of_scope", 0.0) for n in nearest), default=0.0)
-        best_kb = best.score if best is not None else 0.0
         suggestions = [self.kb.for_intent(i) for i, _ in sorted(combined.items(), key=lambda kv: -kv[1])]
         suggestions = suggestions[: cfg.max_suggestions]
         if suggestions and not (oos > best_kb and top_name == "out_of_scope"):

@@ -27,6 +27,7 @@ SYMPTOM_INTENT = "report_symptom"
 REPORTED_LEVELS = ("routine", "urgent", "emergency")
 
 
+
 def days_from_metadata(metadata: Optional[Dict[str, Any]], today: Optional[dt.date] = None) -> Optional[int]:
     """A channel (e.g. the web form) may send the treatment date as message metadata."""
     raw = (metadata or {}).get("treatment_date")

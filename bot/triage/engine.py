@@ -94,6 +94,13 @@ def _known_words() -> Iterable[str]:
 
 
 SEMANTIC_SIGN_LEVEL = {"emergency": "emergency", "urgent": "urgent", "routine": "mild"}
+
+
+def level_if_counted(engine, match, mods, days, treated, future, untreated_other, sentence, clause) -> str:
+    """The level a near miss would have if it counted (none: not about a treated person)."""
+    other = engine._third_party_here(sentence, clause)
+    return engine._level(SEMANTIC_SIGN_LEVEL[match.group.level], match.group.name, sorted(mods), days,
+                         treated, future, untreated_other and other, False)[0]
 STATE_VERB = re.compile(r"\b(is|are|'s|'re|has|have|looks|feels|seems|turned|went|came up|started|was|were)\b")
 FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|myself)\b")
 
@@ -205,6 +212,8 @@ class TriageEngine:
             if self._general_question(ent.sent):
                 mods.add("HYPOTHETICAL")
             clause = self._clause_text(norm, clauses, ent.start_char)
+            if any(p.search(clause) for p in rules.form.asking_about):
+                mods.add("HYPOTHETICAL")
             mods = self._present_now(mods, clause, norm)
             if self._figurative(clause, ent.start_char - self._clause_start(clauses, ent.start_char),
                                 ent.end_char - self._clause_start(clauses, ent.start_char)):
@@ -226,7 +235,8 @@ class TriageEngine:
                                           days, treated, future, untreated_other, said_untreated)
         else:
             self._sepsis_combination(result, [], text, offsets)
-        result.body_report = bool(result.findings or result.near)
+        # Worth the guided red-flag check: a mild effect, or a clause near a red flag.
+        result.body_report = bool(result.near) or result.level == "routine"
         return result
 
     # --- the form of the message -------------------------------------------------------
@@ -347,23 +357,27 @@ class TriageEngine:
             else:
                 clause = norm[a:b]
                 mods = self._clause_cues(clause)
+                if any(p.search(clause) for p in self.rules.form.asking_about):
+                    mods.add("HYPOTHETICAL")
                 sent = next((s for s in doc.sents if s.start_char <= a < s.end_char), None)
                 if sent is not None and self._general_question(sent):
                     mods.add("HYPOTHETICAL")
                 mods = self._present_now(mods, clause, norm)
                 if self._figurative(clause, 0, b - a):
                     mods.add("FIGURATIVE")
-            sentence = next((s.text for s in doc.sents if s.start_char <= a < s.end_char), norm[a:b])
             start, end = offsets[a], chunk_end(text, offsets[b - 1])
+            sentence = next((s.text for s in doc.sents if s.start_char <= a < s.end_char), norm[a:b])
             mild_by_rule = (match.group.level == "urgent" and match.score < self.overrule_mild and any(
                 f.sign_level == "mild" and f.level == "routine" for f in in_clause))
-            mild_said = mild_by_rule or (match.group.severity_defined and not ({"WORSENING", "SEVERE"} & mods)
+            rule_mild_here = any(f.sign_level == "mild" and f.level == "routine" for f in in_clause)
+            mild_said = mild_by_rule or ((match.group.severity_defined or rule_mild_here) and not ({"WORSENING", "SEVERE"} & mods)
                          and not any({"WORSENING", "SEVERE"} & set(f.modifiers) for f in in_clause)
                          and any(p.search(norm[a:b]) for p in self.rules.form.mild_qualifiers))
             if match.counts and not mild_said and not (set(IGNORING) & mods):
                 counted_matches.append(match)
             if not match.counts or mild_said:
-                if not ({"NEGATED", "FIGURATIVE"} & mods):
+                if not (set(IGNORING) & mods) and level_if_counted(self, match, mods, days, treated, future,
+                                                                   untreated_other, sentence, norm[a:b]) != "none":
                     result.near.append(NearMiss(match.group.name, match.group.protocol, match.group.level,
                                                 round(match.score, 3), start, end))
                 continue
@@ -446,8 +460,15 @@ class TriageEngine:
                 spans.append((offsets[start_char], chunk_end(text or "", offsets[end_char - 1])))
         return spans
 
+    LEAD_IN = frozenset({"hi", "hello", "hey", "ok", "okay", "so", "and", "also", "sorry", "thanks", "quick",
+                         "question", "please", "um", "hmm", "well", "doctor", "dear"})
+
     def _general_question(self, sent) -> bool:
+        """"Hi, are the injections painful?": a greeting or filler in front does not stop a
+        general question being one."""
         words = [t.lower_ for t in sent if not t.is_punct and not t.is_space]
+        while words and words[0] in self.LEAD_IN:
+            words = words[1:]
         if not words or not sent.text.strip().endswith("?"):
             return False
         if words[0] not in self.rules.question_starts:

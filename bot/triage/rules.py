@@ -85,6 +85,7 @@ class MessageForm:
     question_forms: Tuple[re.Pattern, ...] = ()
     politeness: Tuple[re.Pattern, ...] = ()
     habitual: Tuple[re.Pattern, ...] = ()
+    asking_about: Tuple[re.Pattern, ...] = ()
     not_a_person: Tuple[re.Pattern, ...] = ()
     clause_cues: Dict[str, Tuple[re.Pattern, ...]] = field(default_factory=dict)
 
@@ -95,7 +96,7 @@ def _message_form(where: str, raw) -> MessageForm:
     if not isinstance(raw, dict):
         raise TriageRulesError(f"{where}: expected a mapping")
     _only(where, raw, ("present_now", "conditional", "pseudo_negation", "figures_of_speech",
-                       "mild_qualifiers", "question_forms", "politeness", "habitual", "not_a_person",
+                       "mild_qualifiers", "question_forms", "politeness", "habitual", "asking_about", "not_a_person",
                        "clause_cues"))
     cues = raw.get("clause_cues") or {}
     if not isinstance(cues, dict):
@@ -110,6 +111,7 @@ def _message_form(where: str, raw) -> MessageForm:
         question_forms=_patterns(f"{where}.question_forms", raw.get("question_forms") or []),
         politeness=_patterns(f"{where}.politeness", raw.get("politeness") or []),
         habitual=_patterns(f"{where}.habitual", raw.get("habitual") or []),
+        asking_about=_patterns(f"{where}.asking_about", raw.get("asking_about") or []),
         not_a_person=_patterns(f"{where}.not_a_person", raw.get("not_a_person") or []),
         clause_cues={c: _patterns(f"{where}.clause_cues.{c}", v or []) for c, v in cues.items()},
     )

@@ -188,3 +188,48 @@ def test_polling_mode_hands_updates_to_the_same_webhook(live, chat, kb):
     assert any(m == "deleteWebhook" for m, _ in live.telegram.calls)  # polling and webhook exclude each other
     texts = texts_to(live, chat)
     assert texts and "automated assistant" in texts[0] and len(texts) >= 2
+
+
+def press(live, chat, data, query_id):
+    return post_update(live, {"update_id": next_id(), "callback_query": {
+        "id": query_id, "chat_instance": "ci", "data": data, "from": {"id": chat, "is_bot": False, "first_name": "Pat"},
+        "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "check"}}})
+
+
+def test_a_mild_effect_gets_the_guided_check_and_a_yes_escalates_at_its_level(live, chat):
+    from bot.triage.guided_check import guided_check
+
+    post_update(live, message(chat, "my scalp is a little pink and tender today, had the injections yesterday"))
+    check = sent_to(live, chat)[-1]
+    keyboard = check["reply_markup"]["inline_keyboard"]
+    assert [row[0]["callback_data"] for row in keyboard] == [b["payload"] for b in guided_check().buttons()]
+    with transaction(live.database_url) as s:
+        assert s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).first() is None
+    fever = next(q for q in guided_check().questions if q.level == "urgent")
+    assert press(live, chat, fever.answer, "cbq-guided")[0] == 200
+    with transaction(live.database_url) as s:
+        esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
+    assert esc.level == "urgent" and esc.trigger_message == fever.answer  # what staff see
+
+
+def test_none_of_these_gives_the_routine_advice_and_no_escalation(live, chat):
+    from bot.triage.guided_check import guided_check
+
+    post_update(live, message(chat, "a bit sore where they injected this morning"))
+    assert press(live, chat, guided_check().none_answer, "cbq-none")[0] == 200
+    assert "expected mild effects" in texts_to(live, chat)[-2]
+    with transaction(live.database_url) as s:
+        assert s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).first() is None
+
+
+def test_a_greeting_in_front_of_a_question_still_gets_the_answer(live, chat, kb):
+    post_update(live, message(chat, "Hi! What exactly are exosomes and where do they come from?"))
+    texts = texts_to(live, chat)
+    assert kb.get("what_are_exosomes").answer in texts or kb.get("exosome_source").answer in texts
+
+
+def test_two_questions_in_one_message_get_both_answers(live, chat, kb):
+    post_update(live, message(chat, "How long is the downtime after the injections? And can I drink alcohol afterwards?"))
+    texts = texts_to(live, chat)
+    assert kb.get("recovery_downtime").answer in texts
+    assert kb.get("aftercare_smoking_alcohol").answer in texts

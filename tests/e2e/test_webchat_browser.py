@@ -115,3 +115,34 @@ def test_phone_sized_and_keyboard_only(live, chromium, tmp_path):
     page.get_by_role("button", name="Close chat").click()  # touch users can close it too
     assert not panel.is_visible()
     page.close()
+
+
+def test_guided_check_in_the_browser_a_click_escalates(live, chromium, tmp_path):
+    from bot.triage.guided_check import guided_check
+
+    shots = os.environ.get("SCREENSHOT_DIR") or str(tmp_path)
+    page = chromium.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(live.chat_page)
+    box = page.get_by_label("Your message")
+    box.fill("my scalp is a little pink and tender today, had the injections yesterday")
+    box.press("Enter")
+    wait_for_bot(page, "do you have any of these right now")
+    for question in guided_check().questions:
+        assert page.get_by_role("button", name=question.title).last.is_visible()
+    page.screenshot(path=f"{shots}/webchat-guided-check.png")
+    emergency = next(q for q in guided_check().questions if q.level == "emergency")
+    page.get_by_role("button", name=emergency.title).last.click()
+    wait_for_bot(page, "emergency")
+    assert emergency.answer in page.locator(".cw-user").last.inner_text()
+    page.close()
+
+
+def test_greeting_wrapped_and_two_questions_in_the_browser(live, chromium, kb):
+    page = chromium.new_page()
+    page.goto(live.chat_page)
+    box = page.get_by_label("Your message")
+    box.fill("Hi! quick question: how long is the downtime? and can I drink alcohol after?")
+    box.press("Enter")
+    wait_for_bot(page, kb.get("recovery_downtime").answer[:60])
+    wait_for_bot(page, kb.get("aftercare_smoking_alcohol").answer[:60])
+    page.close()

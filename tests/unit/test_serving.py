@@ -70,3 +70,48 @@ def test_serving_config_is_strict(tmp_path):
 def test_shipped_serving_config_loads():
     cfg = ServingConfig.load()
     assert 0 < cfg.suggest_threshold <= cfg.answer_threshold < 1
+
+
+# --- with the encoder's nearest questions (bot/knowledge/component.py) -----------------------
+
+def clause(intent, score, runner_up="kb_benefits", runner_up_score=0.3, start=0, end=10, **scores):
+    return {"start": start, "end": end, "intent": intent, "score": score, "runner_up": runner_up,
+            "runner_up_score": runner_up_score, "scores": {intent: score, runner_up: runner_up_score, **scores}}
+
+
+def test_a_clause_very_close_to_one_entry_is_answered_even_when_diet_is_unsure(selector):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.7}, {"name": "kb_benefits", "confidence": 0.2}]
+    d = selector.decide("where do these things come from", ranking,
+                        semantic={"clauses": [clause("kb_exosome_source", 0.86)]})
+    assert (d.kind, d.entry.id, d.how) == ("answer", "exosome_source", "semantic")
+
+
+def test_diet_and_the_encoder_agreeing_under_the_fallback_threshold_is_an_answer(selector):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.7}, {"name": "kb_recovery_downtime", "confidence": 0.25}]
+    d = selector.decide("recuperation?", ranking, semantic={"clauses": [clause("kb_recovery_downtime", 0.66)]})
+    assert (d.kind, d.entry.id) == ("answer", "recovery_downtime")
+
+
+def test_closest_to_an_out_of_scope_question_is_never_served_whatever_diet_says(selector):
+    ranking = [{"name": "kb_side_effects", "confidence": 0.9}]
+    d = selector.decide("are the injections painful", ranking,
+                        semantic={"clauses": [clause("out_of_scope", 0.84, "kb_side_effects", 0.62,
+                                                     kb_side_effects=0.62)]})
+    assert d.kind == "no_answer"
+
+
+def test_two_questions_get_two_answers(selector):
+    ranking = [{"name": "kb_results_timeline", "confidence": 0.8}]
+    d = selector.decide("how long until results? and can I have a beer after?", ranking, semantic={"clauses": [
+        clause("kb_results_timeline", 0.84, "kb_recovery_downtime", 0.5, 0, 24),
+        clause("kb_aftercare_smoking_alcohol", 0.81, "kb_aftercare_diet", 0.55, 25, 52)]})
+    assert d.kind == "answer" and d.entry.id == "results_timeline"
+    assert d.also is not None and d.also.id == "aftercare_smoking_alcohol"
+
+
+def test_suggestions_put_the_entry_both_signals_like_first(selector):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.8}, {"name": "kb_candidacy", "confidence": 0.25},
+               {"name": "kb_benefits", "confidence": 0.2}]
+    d = selector.decide("is this for people like me", ranking,
+                        semantic={"clauses": [clause("kb_benefits", 0.58, "kb_candidacy", 0.57)]})
+    assert d.kind == "suggest" and [e.id for e in d.suggestions][:2] == ["candidacy", "benefits"]
