@@ -15,8 +15,9 @@ from typing import Iterable, List
 
 from bot import paths
 
-# The encoder's pins: the semantic scorer stores the training questions' vectors in the model.
-TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/encoder/pins.yml")
+# The encoder's pins and converter: the semantic scorer stores the training questions' vectors
+# in the model.
+TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/encoder/pins.yml", "bot/encoder/graph.py")
 INPUTS_HASH_FILE = paths.MODELS_DIR / "assistant.inputs.sha256"
 
 

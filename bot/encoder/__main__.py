@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot import paths
 from bot.encoder.files import SOURCE_DIR, ensure, sha256_of
-from bot.encoder.graph import build_fp32, quantise
+from bot.encoder.graph import CONVERTER_VERSION, build_fp32, quantise
 from bot.encoder.model import MANIFEST_FILE, MODEL_FILE, EncoderUnavailable, check_manifest
 
 
@@ -32,6 +32,7 @@ def build() -> None:
         "weights_sha256": pins.files["model.safetensors"],
         "onnx_sha256": sha256_of(MODEL_FILE),
         "quantisation": "dynamic int8, per channel, MatMul weights",
+        "converter_version": CONVERTER_VERSION,
     }, indent=2) + "\n")
     print(f"encoder converted: {MODEL_FILE}")
 

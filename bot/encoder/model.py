@@ -45,6 +45,11 @@ def check_manifest(model_file: Path = MODEL_FILE, manifest_file: Path = MANIFEST
     if not model_file.is_file() or not manifest_file.is_file():
         raise EncoderUnavailable(f"no converted encoder at {model_file} (run `make install`)")
     manifest = json.loads(manifest_file.read_text())
+    from bot.encoder.graph import CONVERTER_VERSION
+
+    if manifest.get("converter_version") != CONVERTER_VERSION:
+        raise EncoderUnavailable(f"{model_file} was written by converter version {manifest.get('converter_version')}, "
+                                 f"this code writes {CONVERTER_VERSION}: run `python -m bot.encoder build`")
     pins = Pins.load()
     if manifest.get("weights_sha256") != pins.files["model.safetensors"]:
         raise EncoderUnavailable(f"{model_file} was converted from other weights than the pinned ones; "

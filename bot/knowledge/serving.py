@@ -40,6 +40,8 @@ class ServingConfig:
                                          # to any entry's: no entry is served, whatever DIET says
     personal_condition_topics: Tuple[str, ...] = ()
     personal_conditions: str = ""
+    unnamed_activity_topics: Tuple[str, ...] = ()
+    unnamed_activities: str = ""
 
     @classmethod
     def load(cls, path: Path = SERVING_FILE) -> "ServingConfig":
@@ -47,13 +49,15 @@ class ServingConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}")
-        if "personal_condition_topics" in data:
-            data["personal_condition_topics"] = tuple(data["personal_condition_topics"] or ())
+        for key in ("personal_condition_topics", "unnamed_activity_topics"):
+            if key in data:
+                data[key] = tuple(data[key] or ())
         cfg = cls(**data)
-        try:
-            re.compile(cfg.personal_conditions)
-        except re.error as exc:
-            raise ValueError(f"{path}: personal_conditions is not a valid regular expression: {exc}") from exc
+        for key in ("personal_conditions", "unnamed_activities"):
+            try:
+                re.compile(getattr(cfg, key))
+            except re.error as exc:
+                raise ValueError(f"{path}: {key} is not a valid regular expression: {exc}") from exc
         if not 0 <= cfg.suggest_threshold <= cfg.answer_threshold <= 1:
             raise ValueError(f"{path}: need 0 <= suggest_threshold <= answer_threshold <= 1")
         return cfg
@@ -106,6 +110,7 @@ class AnswerSelector:
         self.kb = kb
         self.config = config
         self._condition = re.compile(config.personal_conditions, re.IGNORECASE) if config.personal_conditions else None
+        self._activity = re.compile(config.unnamed_activities, re.IGNORECASE) if config.unnamed_activities else None
         # Exact questions (and titles) from the entries: a click on a suggestion button sends
         # the entry's first question back as text, and must land on that entry for sure.
         self._exact: Dict[str, KnowledgeEntry] = {}
@@ -121,10 +126,14 @@ class AnswerSelector:
         semantic: Optional[Dict[str, Any]] = None,
     ) -> Decision:
         decision = self._decide(text, intent_ranking, last_entry_id, semantic)
-        if decision.kind == "answer" and decision.how != "exact_question" and self._condition and \
-                decision.entry.topic in self.config.personal_condition_topics and self._condition.search(text or ""):
-            return Decision("no_answer", how="personal_condition", confidence=decision.confidence,
-                            best_guess=decision.entry.intent, suggestions=(decision.entry,))
+        if decision.kind != "answer" or decision.how == "exact_question":
+            return decision
+        # Questions the article's general text does not settle (knowledge/serving.yml).
+        for pattern, topics, how in ((self._condition, self.config.personal_condition_topics, "personal_condition"),
+                                     (self._activity, self.config.unnamed_activity_topics, "unnamed_activity")):
+            if pattern and decision.entry.topic in topics and pattern.search(text or ""):
+                return Decision("no_answer", how=how, confidence=decision.confidence,
+                                best_guess=decision.entry.intent, suggestions=(decision.entry,))
         return decision
 
     def _decide(

@@ -115,3 +115,16 @@ def test_suggestions_put_the_entry_both_signals_like_first(selector):
     d = selector.decide("is this for people like me", ranking,
                         semantic={"clauses": [clause("kb_benefits", 0.58, "kb_candidacy", 0.57)]})
     assert d.kind == "suggest" and [e.id for e in d.suggestions][:2] == ["candidacy", "benefits"]
+
+
+def test_a_personal_condition_or_an_activity_the_article_does_not_name_is_left_to_staff(kb):
+    real = AnswerSelector(kb, ServingConfig.load())
+    sure = {"clauses": [clause("kb_safety", 0.9, "kb_candidacy", 0.4)]}
+    assert real.decide("is it safe for me", rank(("kb_safety", 0.9)), semantic=sure).kind == "answer"
+    d = real.decide("I have type 2 diabetes, is it safe for me", rank(("kb_safety", 0.9)), semantic=sure)
+    assert (d.kind, d.how) == ("no_answer", "personal_condition")
+    rest = {"clauses": [clause("kb_aftercare_rest", 0.9, "kb_recovery_downtime", 0.4)]}
+    assert real.decide("can I take a flight the day after", rank(("kb_aftercare_rest", 0.9)),
+                       semantic=rest).how == "unnamed_activity"
+    assert real.decide("should I rest the day after", rank(("kb_aftercare_rest", 0.9)),
+                       semantic=rest).kind == "answer"
