@@ -9,7 +9,6 @@ the start-up instead of quietly changing what the assistant understands.
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Dict
 import yaml
 
 from bot import paths
+from bot.model import file_hash as sha256_of
 
 PINS_FILE = Path(__file__).with_name("pins.yml")
 SOURCE_DIR = paths.ENCODER_DIR / "source"
@@ -48,14 +48,6 @@ class Pins:
         if unknown or missing:
             raise EncoderFilesError(f"{path}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
         return cls(**data)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify(source_dir: Path = SOURCE_DIR, pins: Pins | None = None) -> Pins:

@@ -91,24 +91,17 @@ def build_fp32(source_dir: Path, out: Path, fused_attention: bool = True) -> Non
                                                   linear(h, f"{p}.attention.self.value"),
                                                   "", "", "attention_bias"],
                            domain="com.microsoft", num_heads=heads)
-            attended = linear(context, f"{p}.attention.output.dense")
-            h1 = layer_norm(node("Add", [attended, h]), f"{p}.attention.output.LayerNorm")
-            inner = linear(h1, f"{p}.intermediate.dense")
-            gelu = node("Mul", [node("Mul", [inner, half]),
-                                node("Add", [node("Erf", [node("Mul", [inner, inv_sqrt2])]), one])])
-            ffn = linear(gelu, f"{p}.output.dense")
-            h = layer_norm(node("Add", [ffn, h1]), f"{p}.output.LayerNorm")
-            continue
-        q = node("Transpose", [node("Reshape", [linear(h, f"{p}.attention.self.query"), split_shape])],
-                 perm=[0, 2, 1, 3])
-        k = node("Transpose", [node("Reshape", [linear(h, f"{p}.attention.self.key"), split_shape])],
-                 perm=[0, 2, 3, 1])
-        v = node("Transpose", [node("Reshape", [linear(h, f"{p}.attention.self.value"), split_shape])],
-                 perm=[0, 2, 1, 3])
-        scores = node("Add", [node("Mul", [node("MatMul", [q, k]), scale]), "attention_bias"])
-        probs = node("Softmax", [scores], axis=-1)
-        context = node("Reshape", [node("Transpose", [node("MatMul", [probs, v])], perm=[0, 2, 1, 3]),
-                                   merge_shape])
+        else:
+            q = node("Transpose", [node("Reshape", [linear(h, f"{p}.attention.self.query"), split_shape])],
+                     perm=[0, 2, 1, 3])
+            k = node("Transpose", [node("Reshape", [linear(h, f"{p}.attention.self.key"), split_shape])],
+                     perm=[0, 2, 3, 1])
+            v = node("Transpose", [node("Reshape", [linear(h, f"{p}.attention.self.value"), split_shape])],
+                     perm=[0, 2, 1, 3])
+            scores = node("Add", [node("Mul", [node("MatMul", [q, k]), scale]), "attention_bias"])
+            probs = node("Softmax", [scores], axis=-1)
+            context = node("Reshape", [node("Transpose", [node("MatMul", [probs, v])], perm=[0, 2, 1, 3]),
+                                       merge_shape])
         attended = linear(context, f"{p}.attention.output.dense")
         h1 = layer_norm(node("Add", [attended, h]), f"{p}.attention.output.LayerNorm")
         inner = linear(h1, f"{p}.intermediate.dense")
