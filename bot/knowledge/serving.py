@@ -36,6 +36,8 @@ class ServingConfig:
     semantic_agree: float = 0.6      # DIET and the encoder name the same entry: serve it from here
     semantic_floor: float = 0.45     # DIET's confident pick must be at least this close
     semantic_suggest: float = 0.55   # offered as "did you mean" from here
+    semantic_second: float = 0.6     # a second question in the message ("... and can I drink
+    semantic_second_margin: float = 0.1  # after?"): this close, this far ahead of its runner-up
     semantic_out_of_scope: float = 0.72  # this close to an out-of-scope question, and closer than
                                          # to any entry's: no entry is served, whatever DIET says
     personal_condition_topics: Tuple[str, ...] = ()
@@ -99,6 +101,14 @@ class Nearest:
             except (KeyError, TypeError, ValueError):
                 continue
         return out
+
+
+_QUESTION = re.compile(r"^\W*(and|also|but|plus|oh|ok|so)?\W*(what|how|when|why|where|which|who|can|could|should|"
+                       r"is|are|do|does|will|would|may|any)\b|\?\s*$", re.IGNORECASE)
+
+
+def _asks(clause: str) -> bool:
+    return bool(_QUESTION.search(clause or ""))
 
 
 def _key(text: str) -> str:
@@ -168,7 +178,7 @@ class AnswerSelector:
 
         nearest = Nearest.from_parse(semantic)
         if nearest:
-            return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest)
+            return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest, text or "")
 
         if (kb_ranked and kb_ranked[0][0].intent == top_name and not low_confidence
                 and top_conf >= self.config.answer_threshold):
@@ -185,7 +195,7 @@ class AnswerSelector:
                         suggestions=tuple(suggestions))
 
     def _with_meaning(self, kb_ranked, top_name, top_conf, low_confidence,
-                      nearest: List[Nearest]) -> Decision:
+                      nearest: List[Nearest], text: str = "") -> Decision:
         """DIET's ranking and the encoder's nearest questions together.
 
         Served outright: an entry whose questions a clause is very close to (and clearly closer
@@ -203,9 +213,11 @@ class AnswerSelector:
             return max((n.scores.get(intent, 0.0) for n in nearest), default=0.0)
 
         def second_question(first: KnowledgeEntry) -> Optional[KnowledgeEntry]:
-            others = [n for n in kb_nearest if n.intent != first.intent and n.score >= cfg.semantic_answer
-                      and n.score - n.runner_up_score >= cfg.semantic_margin
-                      and first.intent not in (n.intent,) and n.scores.get(first.intent, 0.0) < n.score - cfg.semantic_margin]
+            """Another clause that asks its own question, clearly about another entry."""
+            others = [n for n in kb_nearest if n.intent != first.intent and n.score >= cfg.semantic_second
+                      and n.score - n.runner_up_score >= cfg.semantic_second_margin
+                      and n.scores.get(first.intent, 0.0) < n.score - cfg.semantic_second_margin
+                      and _asks(text[n.start:n.end])]
             other = max(others, key=lambda n: n.score, default=None)
             return self.kb.for_intent(other.intent) if other else None
 

@@ -107,6 +107,10 @@ def test_two_questions_get_two_answers(selector):
         clause("kb_aftercare_smoking_alcohol", 0.81, "kb_aftercare_diet", 0.55, 25, 52)]})
     assert d.kind == "answer" and d.entry.id == "results_timeline"
     assert d.also is not None and d.also.id == "aftercare_smoking_alcohol"
+    statement = selector.decide("how long until results? I drank alcohol yesterday", ranking, semantic={"clauses": [
+        clause("kb_results_timeline", 0.84, "kb_recovery_downtime", 0.5, 0, 24),
+        clause("kb_aftercare_smoking_alcohol", 0.81, "kb_aftercare_diet", 0.55, 25, 50)]})
+    assert statement.also is None  # a statement is not a second question
 
 
 def test_suggestions_put_the_entry_both_signals_like_first(selector):
