@@ -40,8 +40,14 @@ def test_routine_reassures_with_side_effects_and_does_not_escalate(assistant, se
     out = assistant.say(sender, "my session was yesterday and my scalp is a little pink")
     assert out.triage == "routine" and not out.escalated
     assert out.entries[0] == "side_effects"
-    assert any("Contact the clinic straight away" in r for r in out.replies)
+    # Then the guided red-flag check, as buttons (triage/guided_check.yml).
+    from bot.triage.guided_check import guided_check
+
+    assert any("do you have any of these right now" in r for r in out.replies)
+    assert [b["title"] for b in out.buttons[-1]] == [b["title"] for b in guided_check().buttons()]
     assert escalations(assistant, sender) == []
+    after = assistant.say(sender, guided_check().none_answer)
+    assert any("Contact the clinic straight away" in r for r in after.replies) and not after.escalated
 
 
 def test_second_warning_sign_updates_the_same_escalation_and_raises_it(assistant, sender):
