@@ -25,8 +25,6 @@ TREATMENT_DATE_SLOT = "treatment_date"
 SYMPTOM_INTENT = "report_symptom"
 # Entries the routine reply already gives or that repeat it.
 ROUTINE_COVERED = ("side_effects", "when_to_report", "safety")
-# How an answer was chosen when the classifier and the encoder agree on it.
-AGREED = ("classifier+semantic", "exact_question")
 QUESTION_WORDS = re.compile(
     r"(\?|^\s*(what|how|when|why|where|which|who|can|could|should|is|are|do|does|will|would|may)\b"
     r"|[.!,;:-]\s*(what|how|when|why|where|which|can|could|should|is|are|do|does|will|would|may) )",
@@ -58,6 +56,14 @@ class ActionGuidedCheckNone(Action):
 def asks_something(text: str) -> bool:
     """A question mark, or a clause that starts as a question does."""
     return bool(QUESTION_WORDS.search(text or ""))
+
+
+def encoder_agrees(message: Dict[str, Any], decision: Decision) -> bool:
+    """The encoder's nearest entry for a clause without a symptom is the one chosen."""
+    clauses = _without_symptom_clauses(message)["clauses"]
+    best = max((c for c in clauses if str(c.get("intent", "")).startswith("kb_")),
+               key=lambda c: c.get("score") or 0.0, default=None)
+    return best is not None and best.get("intent") == decision.entry.intent
 
 
 def _without_symptom_clauses(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -180,7 +186,7 @@ class ActionTriageResponse(Action):
         if decision is None or decision.entry.id in ROUTINE_COVERED:
             return []
         if escalating and not (asks_something(message.get("text") or "")
-                               and decision.how in AGREED):
+                               and (decision.how == "exact_question" or encoder_agrees(message, decision))):
             return []
         return send_entry(dispatcher, tracker, decision.entry, decision.how, decision.confidence)
 

@@ -94,3 +94,10 @@ def test_classifier_cannot_talk_a_warning_sign_away(assistant, sender):
     assert out.parse_data["intent"]["name"] == "report_symptom"
     assert out.parse_data["triage"]["classifier_intent"]["name"] != "report_symptom" or True
     assert out.triage == "urgent" and out.escalated
+
+
+def test_an_urgent_statement_gets_no_guessed_knowledge_entry(assistant, sender):
+    # Issue 14: no question in the message, so nothing but the safety reply and when to report.
+    out = assistant.say(sender, "had the injections on monday, there is yellow pus on my scalp and I feel hot")
+    assert out.triage == "urgent" and out.escalated
+    assert out.entries == ["when_to_report"]
