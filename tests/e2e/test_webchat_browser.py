@@ -132,8 +132,8 @@ def test_guided_check_in_the_browser_a_click_escalates(live, chromium, tmp_path)
     page.screenshot(path=f"{shots}/webchat-guided-check.png")
     emergency = next(q for q in guided_check().questions if q.level == "emergency")
     page.get_by_role("button", name=emergency.title).last.click()
-    wait_for_bot(page, "emergency")
-    assert emergency.answer in page.locator(".cw-user").last.inner_text()
+    wait_for_bot(page, "emergency")  # the answer the button sent was escalated at its level
+    assert emergency.title in page.locator(".cw-user").last.inner_text()  # the widget shows the title
     page.close()
 
 
