@@ -174,6 +174,9 @@ class TriageEngine:
         if INVISIBLE.search(text or ""):
             spaced = self._assess(INVISIBLE.sub(" ", text), days, treated)
             if rank(spaced.level) > rank(result.level):
+                # One space per invisible character: the spans hold, and staff see what was typed.
+                for f in spaced.findings:
+                    f.text = text[f.start:f.end]
                 return spaced
         return result
 

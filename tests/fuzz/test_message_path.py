@@ -67,8 +67,13 @@ def _well_formed(result, text: str, engine) -> None:
     counted = [f.level for f in result.findings if f.level != "none"]
     worst = max(counted, key=LEVELS.index) if counted else "none"
     assert result.level == worst
+    # A finding is a rule sign, a red-flag group found by similarity (with its score), or the
+    # protocol's sepsis combination.
+    groups = {g.name.upper() for g in engine.semantic.groups} if engine.semantic else set()
     for f in result.findings:
-        assert f.label in engine.rules.signs and f.level in LEVELS
+        assert f.level in LEVELS and f.source in ("rule", "similarity")
+        assert f.label in engine.rules.signs or f.label in groups or f.label == "SEPSIS_SIGNS"
+        assert f.source == "rule" or 0.0 <= f.score <= 1.0
         assert 0 <= f.start <= f.end <= len(text)
         assert f.text == text[f.start:f.end]  # the span staff see is what the patient typed
     json.dumps(result.as_dict())  # goes into the tracker as JSON
