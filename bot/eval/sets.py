@@ -83,12 +83,18 @@ def run_sets(sets: List[Tuple[str, Path, str]], model: Path) -> Dict[str, Dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.eval.sets", description=__doc__)
     parser.add_argument("--out", type=Path, default=paths.ROOT / "reports")
+    parser.add_argument("--only", nargs="+", metavar="SET", help="these sets only (names without .yml)")
     args = parser.parse_args(argv)
     from bot.logging_setup import configure_logging
     from bot.model import verified_model
 
     configure_logging()
     sets = [s for s in manifest() if s[2] != "tuning"]
+    if args.only:
+        unknown = set(args.only) - {name for name, _, _ in sets}
+        if unknown:
+            parser.error(f"no such set(s) in {MANIFEST.name}: {', '.join(sorted(unknown))}")
+        sets = [s for s in sets if s[0] in args.only]
     reports = run_sets(sets, verified_model())
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []
