@@ -17,7 +17,10 @@ from bot import paths
 
 # The encoder's pins and converter: the semantic scorer stores the training questions' vectors
 # in the model.
-TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/encoder/pins.yml", "bot/encoder/graph.py")
+# What a trained model depends on: a change to any of these retrains. The answer scorer's
+# train() decides what it stores with the model (vectors and its linear head).
+TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/encoder/pins.yml", "bot/encoder/graph.py",
+                   "bot/knowledge/component.py")
 INPUTS_HASH_FILE = paths.MODELS_DIR / "assistant.inputs.sha256"
 
 

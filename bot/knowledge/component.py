@@ -10,7 +10,12 @@ and of `out_of_scope`, and puts the nearest per clause into the parse result:
          "runner_up": "kb_exosome_source", "runner_up_score": 0.61,
          "scores": {"kb_what_are_exosomes": 0.83, ...}}]}
 
-The decision (answer, suggest, or say there is no vetted answer) is taken from both signals in
+Beside the nearest examples, a linear softmax head trained on the same vectors gives each clause
+its most likely intent and probability (`"linear": {"intent": ..., "prob": ...}`, the best
+clause's): nearest-example scores follow one lucky paraphrase, the head weighs all of an
+intent's examples against all of the others'.
+
+The decision (answer, suggest, or say there is no vetted answer) is taken from these signals in
 bot/knowledge/serving.py. The examples' vectors are computed at training and stored with the
 model, so the server only encodes the message, once, shared with triage.
 """
@@ -36,8 +41,36 @@ OUT_OF_SCOPE = "out_of_scope"
 CONVERSATIONAL_INTENTS = ("greet", "goodbye", "thanks", "affirm", "deny")
 OVERRIDE_SCORE = 0.70         # with a greeting or thanks clause beside the question
 OVERRIDE_SCORE_ALONE = 0.80   # a single clause DIET took for small talk
+# ... or the linear head this sure of a knowledge intent for one clause ("ok thanks, and how fast
+# does it work?"), with that clause's nearest question at least OVERRIDE_FLOOR away.
+OVERRIDE_LINEAR = 0.6
+OVERRIDE_LINEAR_ALONE = 0.8
+OVERRIDE_FLOOR = 0.55
 INDEX_FILE = "index.npz"
 TOP_INTENTS = 5
+# The linear head: full-batch gradient descent from zeros, so the same data gives the same
+# weights. Chosen on the read sets (docs/understanding.md "Candidates tried").
+HEAD_EPOCHS = 3000
+HEAD_LEARNING_RATE = 10.0
+HEAD_L2 = 1e-5
+
+
+def train_linear_head(vectors: np.ndarray, labels: np.ndarray, names: List[str]):
+    """Softmax regression over the sentence vectors: weights (dim x intents) and biases."""
+    index = {n: i for i, n in enumerate(names)}
+    onehot = np.eye(len(names), dtype=np.float64)[[index[v] for v in labels]]
+    x = vectors.astype(np.float64)
+    weights = np.zeros((x.shape[1], len(names)))
+    bias = np.zeros(len(names))
+    for _ in range(HEAD_EPOCHS):
+        z = x @ weights + bias
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        grad = (p - onehot) / len(x)
+        weights -= HEAD_LEARNING_RATE * (x.T @ grad + HEAD_L2 * weights)
+        bias -= HEAD_LEARNING_RATE * grad.sum(axis=0)
+    return weights.astype(np.float32), bias.astype(np.float32)
 
 
 def indexed_intent(name: str) -> bool:
@@ -51,7 +84,8 @@ class SemanticAnswerScorer(GraphComponent):
         return {}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 intents: Optional[np.ndarray] = None, vectors: Optional[np.ndarray] = None) -> None:
+                 intents: Optional[np.ndarray] = None, vectors: Optional[np.ndarray] = None,
+                 head: Optional[tuple] = None) -> None:
         self.component_config = config
         self._model_storage = model_storage
         self._resource = resource
@@ -59,6 +93,7 @@ class SemanticAnswerScorer(GraphComponent):
         self.vectors = vectors if vectors is not None else np.zeros((0, 384), dtype=np.float32)
         self.names = sorted(set(self.intents.tolist()))
         self._columns = {n: np.flatnonzero(self.intents == n) for n in self.names}
+        self.head = head  # (weights, biases), columns in self.names order
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -72,8 +107,12 @@ class SemanticAnswerScorer(GraphComponent):
                     if indexed_intent(m.get("intent") or "") and m.get("text")]
         intents = np.array([i for i, _ in examples], dtype=object)
         vectors = shared_encoder().encode([t for _, t in examples])
+        names = sorted(set(intents.tolist()))
+        weights, bias = train_linear_head(vectors, intents, names) if len(names) > 1 else \
+            (np.zeros((vectors.shape[1], len(names)), np.float32), np.zeros(len(names), np.float32))
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / INDEX_FILE, intents=intents.astype(str), vectors=vectors)
+            np.savez(directory / INDEX_FILE, intents=intents.astype(str), vectors=vectors,
+                     head_weights=weights, head_bias=bias)
         return self._resource
 
     @classmethod
@@ -83,10 +122,11 @@ class SemanticAnswerScorer(GraphComponent):
             with model_storage.read_from(resource) as directory:
                 data = np.load(directory / INDEX_FILE, allow_pickle=False)
                 intents, vectors = data["intents"].astype(object), data["vectors"]
-        except (ValueError, FileNotFoundError):
+                head = (data["head_weights"], data["head_bias"]) if "head_weights" in data.files else None
+        except (ValueError, FileNotFoundError, KeyError):
             # Not trained (a model without knowledge intents): nothing to compare with.
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, intents, vectors)
+        return cls(config, model_storage, resource, intents, vectors, head)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -97,10 +137,18 @@ class SemanticAnswerScorer(GraphComponent):
             intent = message.get("intent") or {}
             kb = [c for c in semantic["clauses"] if c["intent"].startswith("kb_")]
             best = max(kb, key=lambda c: c["score"], default=None)
-            needed = OVERRIDE_SCORE if len(semantic["clauses"]) > 1 else OVERRIDE_SCORE_ALONE
-            if intent.get("name") in CONVERSATIONAL_INTENTS and best is not None and best["score"] >= needed:
+            several = len(semantic["clauses"]) > 1
+            needed = OVERRIDE_SCORE if several else OVERRIDE_SCORE_ALONE
+            chosen = best if best is not None and best["score"] >= needed else None
+            linear = semantic.get("linear")
+            if chosen is None and linear and linear["intent"].startswith("kb_") and \
+                    linear["prob"] >= (OVERRIDE_LINEAR if several else OVERRIDE_LINEAR_ALONE):
+                clause = semantic["clauses"][linear["clause"]]
+                if clause["scores"].get(linear["intent"], 0.0) >= OVERRIDE_FLOOR:
+                    chosen = {"intent": linear["intent"], "score": clause["scores"][linear["intent"]]}
+            if intent.get("name") in CONVERSATIONAL_INTENTS and chosen is not None:
                 semantic["classifier_intent"] = intent
-                message.set("intent", {"name": best["intent"], "confidence": best["score"]},
+                message.set("intent", {"name": chosen["intent"], "confidence": chosen["score"]},
                             add_to_output=True)
             message.set(OUTPUT, semantic, add_to_output=True)
         return messages
@@ -112,6 +160,17 @@ class SemanticAnswerScorer(GraphComponent):
 
         spans, clause_vectors = shared_engine().clause_vectors(text)
         sims = clause_vectors @ self.vectors.T
+        linear = None
+        if self.head is not None and len(self.names) > 1:
+            z = clause_vectors @ self.head[0] + self.head[1]
+            z -= z.max(axis=1, keepdims=True)
+            probs = np.exp(z)
+            probs /= probs.sum(axis=1, keepdims=True)
+            # The most likely knowledge intent of any clause: a greeting clause is "out of scope"
+            # to the head, and must not hide the question beside it.
+            kb_columns = np.array([n.startswith("kb_") for n in self.names])
+            row, col = np.unravel_index(int(np.where(kb_columns, probs, -1.0).argmax()), probs.shape)
+            linear = {"intent": self.names[col], "prob": round(float(probs[row, col]), 4), "clause": int(row)}
         clauses = []
         for (start, end), row in zip(spans, sims):
             per_intent = {n: float(row[cols].max()) for n, cols in self._columns.items()}
@@ -120,4 +179,4 @@ class SemanticAnswerScorer(GraphComponent):
             clauses.append({"start": start, "end": end, "intent": top[0], "score": round(top[1], 4),
                             "runner_up": second[0], "runner_up_score": round(second[1], 4),
                             "scores": {k: round(v, 4) for k, v in ranked[:TOP_INTENTS]}})
-        return {"clauses": clauses}
+        return {"clauses": clauses, "linear": linear}

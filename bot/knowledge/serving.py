@@ -40,6 +40,9 @@ class ServingConfig:
     semantic_second_margin: float = 0.1  # after?"): this close, this far ahead of its runner-up
     semantic_out_of_scope: float = 0.72  # this close to an out-of-scope question, and closer than
                                          # to any entry's: no entry is served, whatever DIET says
+    linear_answer: float = 0.6   # where only suggestions would be offered: the linear head this
+                                 # sure of an entry that DIET or the nearest question also names
+    linear_veto: float = 0.8     # ... unless DIET is this sure the article does not answer it
     personal_condition_topics: Tuple[str, ...] = ()
     personal_conditions: str = ""
     unnamed_activity_topics: Tuple[str, ...] = ()
@@ -178,7 +181,8 @@ class AnswerSelector:
 
         nearest = Nearest.from_parse(semantic)
         if nearest:
-            return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest, text or "")
+            return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest, text or "",
+                                      (semantic or {}).get("linear"))
 
         if (kb_ranked and kb_ranked[0][0].intent == top_name and not low_confidence
                 and top_conf >= self.config.answer_threshold):
@@ -194,8 +198,22 @@ class AnswerSelector:
         return Decision("no_answer", how=reason, confidence=top_conf, best_guess=top_name,
                         suggestions=tuple(suggestions))
 
+    def _linear_vote(self, linear: Optional[Dict[str, Any]], diet_first: Optional[KnowledgeEntry],
+                     best: Optional[Nearest]) -> Optional[KnowledgeEntry]:
+        """Two of three: the linear head sure of an entry that DIET's first entry or the nearest
+        question also names."""
+        if not linear or float(linear.get("prob") or 0.0) < self.config.linear_answer:
+            return None
+        entry = self.kb.for_intent(str(linear.get("intent")))
+        if entry is None:
+            return None
+        if (diet_first is not None and diet_first.intent == entry.intent) or \
+                (best is not None and best.intent == entry.intent):
+            return entry
+        return None
+
     def _with_meaning(self, kb_ranked, top_name, top_conf, low_confidence,
-                      nearest: List[Nearest], text: str = "") -> Decision:
+                      nearest: List[Nearest], text: str = "", linear: Optional[Dict[str, Any]] = None) -> Decision:
         """DIET's ranking and the encoder's nearest questions together.
 
         Served outright: an entry whose questions a clause is very close to (and clearly closer
@@ -243,7 +261,12 @@ class AnswerSelector:
             if agree and best.score >= cfg.semantic_agree and top_conf >= cfg.suggest_threshold:
                 return Decision("answer", diet_top, how="classifier+semantic", confidence=top_conf,
                                 also=second_question(diet_top))
-            if top_conf >= cfg.answer_threshold and sem(diet_top.intent) >= cfg.semantic_floor:
+            # A clause clearly nearest to a question the article does not answer ("... and
+            # other exosome brands") is a part DIET's pick does not cover.
+            oos_clause = len(nearest) > 1 and any(
+                n.intent == "out_of_scope" and n.score >= cfg.semantic_out_of_scope
+                and n.score - n.runner_up_score >= cfg.semantic_second_margin for n in nearest)
+            if top_conf >= cfg.answer_threshold and sem(diet_top.intent) >= cfg.semantic_floor and not oos_clause:
                 return Decision("answer", diet_top, how="classifier", confidence=top_conf,
                                 also=second_question(diet_top))
 
@@ -260,6 +283,12 @@ class AnswerSelector:
         suggestions = [self.kb.for_intent(i) for i, _ in sorted(combined.items(), key=lambda kv: -kv[1])]
         suggestions = suggestions[: cfg.max_suggestions]
         if suggestions and not (oos > best_kb and top_name == "out_of_scope"):
+            # Not against DIET's confident "the article does not answer this".
+            sure_out = top_name == "out_of_scope" and top_conf >= cfg.linear_veto
+            voted = None if sure_out else self._linear_vote(linear, diet_first, best)
+            if voted is not None:
+                return Decision("answer", voted, how="linear+vote", confidence=linear["prob"],
+                                also=second_question(voted))
             return Decision("suggest", how="low_confidence", confidence=top_conf,
                             suggestions=tuple(suggestions), best_guess=top_name)
         reason = "out_of_scope" if top_name == "out_of_scope" or oos >= best_kb else "low_confidence"

@@ -147,6 +147,10 @@ def load_bank(path: Path = BANK_FILE) -> List[Group]:
                 requires = re.compile(spec["requires"], re.IGNORECASE)
             except (re.error, TypeError) as exc:
                 raise TriageRulesError(f"{where}: key 'requires' is not a valid regular expression: {exc}") from exc
+            # A description the clause filter would refuse could never be matched.
+            unreachable = [d for d in descriptions if not requires.search(d)]
+            if unreachable:
+                raise TriageRulesError(f"{where}: description(s) without a word 'requires' asks for: {unreachable}")
         groups.append(Group(name, level, spec["protocol"], threshold, near,
                             tuple(" ".join(d.split()) for d in descriptions),
                             bool(spec.get("severity_defined", False)), requires))

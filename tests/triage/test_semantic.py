@@ -126,3 +126,69 @@ def test_an_unknown_key_or_uncovered_row_is_refused(tmp_path):
     bad.write_text(yaml.safe_dump(raw))
     with pytest.raises(TriageRulesError, match="urgent: bleeding"):
         load_bank(bad)
+
+
+def test_a_description_its_own_word_filter_would_exclude_is_refused(tmp_path):
+    raw = yaml.safe_load((Path(__file__).parents[2] / "triage" / "red_flags.yml").read_text())
+    raw["groups"]["heart_circulation"]["descriptions"].append("i just feel off somehow")
+    bad = tmp_path / "red_flags.yml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(TriageRulesError, match="i just feel off somehow"):
+        load_bank(bad)
+
+
+# --- second round: categories ------------------------------------------------------------------
+# Written for these tests from the protocol's rows; none from an evaluation set.
+
+@pytest.mark.parametrize("text", [
+    "the plaster has been soaked with blood twice since lunch and it is still coming",
+    "the needle hole on my temple keeps seeping blood even though I held a tissue on it for half an hour",
+    "my scalp bleeds every time I touch it and it won't clot, I'm on warfarin",
+    "one of the spots has not stopped dribbling blood since I got home",
+])
+def test_bleeding_that_pressure_or_time_did_not_stop_is_urgent(engine, text):
+    assert level(engine, text, treated=True) in ("urgent", "emergency")
+
+
+@pytest.mark.parametrize("text", [
+    "got raised red bumps coming up on my legs and tummy since the jabs",
+    "broke out in itchy blotches across my back this afternoon",
+    "I feel dreadful, shivery and can't get out of bed since the session",
+    "she's gone white as a ghost and clammy after her treatment",
+    "a weight pressing on the middle of my chest since the injections",
+    "a dusky purple patch has appeared around one injection spot",
+    "the whole room keeps spinning since I got home from the clinic",
+])
+def test_everyday_wording_of_a_warning_sign_escalates(engine, text):
+    assert level(engine, text, treated=True) in ("urgent", "emergency")
+
+
+def test_gone_puffy_is_a_change_not_a_denial(engine):
+    assert level(engine, "her tongue has gone all fat and puffy since the shots", treated=True) == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "my hair treatment is next week and I'm shaking with nerves already",
+    "I've had hay fever since I was little, well controlled, can I still book?",
+    "could my eyelids puff up from the injections? asking before I book",
+])
+def test_nerves_long_standing_conditions_and_suppositions_are_not_reports(engine, text):
+    assert level(engine, text) in ("none", "routine")
+
+
+def test_a_person_said_to_be_fine_reports_no_sign(engine):
+    result = engine.assess("had my injections this morning, a little pink on top, otherwise I'm absolutely fine")
+    assert result.level == "routine"
+
+
+def test_a_short_clause_with_no_word_of_the_heart_is_not_a_heart_emergency(engine):
+    result = engine.assess("pulls a bit, and slightly swollen on top since the session this morning")
+    assert result.level == "routine"
+
+
+def test_a_sign_and_a_new_statement_are_compared_apart():
+    text = "temp 39.4 and he doesn't know what day it is"
+    assert [text[a:b] for a, b in split_clauses(text)] == ["temp 39.4", "and he doesn't know what day it is"]
+    greeting = "hi there, and how long is the recovery"
+    assert [greeting[a:b] for a, b in split_clauses(greeting)] == ["hi there", "and how long is the recovery"]
+    assert [t[a:b] for t in ["red, hot and sore"] for a, b in split_clauses(t)] == ["red, hot and sore"]

@@ -132,3 +132,44 @@ def test_a_personal_condition_or_an_activity_the_article_does_not_name_is_left_t
                        semantic=rest).how == "unnamed_activity"
     assert real.decide("should I rest the day after", rank(("kb_aftercare_rest", 0.9)),
                        semantic=rest).kind == "answer"
+
+
+# --- the linear head's vote (bot/knowledge/component.py) --------------------------------------
+
+UNSURE = [{"name": "nlu_fallback", "confidence": 0.7}, {"name": "kb_candidacy", "confidence": 0.25},
+          {"name": "kb_benefits", "confidence": 0.2}]
+NEAR_BENEFITS = [clause("kb_benefits", 0.58, "kb_candidacy", 0.57)]
+
+
+def test_the_linear_head_sure_of_an_entry_another_signal_names_is_served(selector):
+    d = selector.decide("what would it do for me", UNSURE, semantic={
+        "clauses": NEAR_BENEFITS, "linear": {"intent": "kb_benefits", "prob": 0.75, "clause": 0}})
+    assert (d.kind, d.entry.id, d.how) == ("answer", "benefits", "linear+vote")
+
+
+def test_the_linear_head_alone_or_unsure_only_suggests(selector):
+    alone = selector.decide("what would it do for me", UNSURE, semantic={
+        "clauses": NEAR_BENEFITS, "linear": {"intent": "kb_safety", "prob": 0.9, "clause": 0}})
+    assert alone.kind == "suggest"  # neither DIET's first entry nor the nearest question names safety
+    unsure = selector.decide("what would it do for me", UNSURE, semantic={
+        "clauses": NEAR_BENEFITS, "linear": {"intent": "kb_benefits", "prob": 0.45, "clause": 0}})
+    assert unsure.kind == "suggest"
+
+
+def test_the_linear_head_never_overrules_a_confident_out_of_scope(selector):
+    ranking = [{"name": "out_of_scope", "confidence": 0.95}, {"name": "kb_hair_care_routine", "confidence": 0.01}]
+    d = selector.decide("who cuts hair well near here", ranking, semantic={
+        "clauses": [clause("kb_hair_care_routine", 0.6, "out_of_scope", 0.56)],
+        "linear": {"intent": "kb_hair_care_routine", "prob": 0.7, "clause": 0}})
+    assert d.kind != "answer"
+
+
+def test_a_clause_clearly_out_of_scope_stops_diets_pick_of_the_whole_message(selector):
+    ranking = [{"name": "kb_alternatives", "confidence": 0.6}, {"name": "out_of_scope", "confidence": 0.2}]
+    whole = [clause("kb_what_is_exosome_therapy", 0.9, "out_of_scope", 0.89, 0, 30, kb_alternatives=0.7),
+             clause("out_of_scope", 0.84, "kb_alternatives", 0.72, 31, 60, kb_alternatives=0.72)]
+    d = selector.decide("is your product better than the ones other clinics buy", ranking,
+                        semantic={"clauses": whole})
+    assert d.kind != "answer" or d.entry.id != "alternatives"
+    one_part = [clause("kb_alternatives", 0.7, "out_of_scope", 0.6)]
+    assert selector.decide("what else is there", ranking, semantic={"clauses": one_part}).kind == "answer"
