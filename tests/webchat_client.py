@@ -19,10 +19,13 @@ def conversation_of(token):
     return URLSafeTimedSerializer("unused").loads_unsafe(token)[1]
 
 
-async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, history=False, extra=None):
+async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, history=False, extra=None,
+                         until=None):
     """Connect with a token, optionally fetch the history, send each message (with `extra`
     fields in the payload) and collect the bot's messages until it has been quiet for
-    `quiet` seconds. Returns (one list of bot messages per message sent, history)."""
+    `quiet` seconds - or, with `until` (a test on the texts of the turn's replies so far),
+    until that holds: a reply that comes in several messages can pause longer than `quiet`
+    on a busy machine. Returns (one list of bot messages per message sent, history)."""
     import socketio
 
     client = socketio.AsyncClient()
@@ -47,6 +50,10 @@ async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, hi
         seen = before
         while loop.time() - start < max_wait:
             await asyncio.sleep(0.05)
+            if until is not None:
+                if until([m.get("text") or "" for m in got[before:]]):
+                    break
+                continue
             if len(got) != seen:
                 seen, last_change = len(got), loop.time()
             elif len(got) > before and loop.time() - last_change > quiet:
@@ -56,9 +63,10 @@ async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, hi
     return turns, past
 
 
-async def converse(base_url, token, messages, quiet=1.0, max_wait=20.0, extra=None):
+async def converse(base_url, token, messages, quiet=1.0, max_wait=20.0, extra=None, until=None):
     """(all the bot's messages, the history the server sent on connecting)."""
-    turns, past = await converse_turns(base_url, token, messages, quiet, max_wait, history=True, extra=extra)
+    turns, past = await converse_turns(base_url, token, messages, quiet, max_wait, history=True, extra=extra,
+                                       until=until)
     return [m for turn in turns for m in turn], past
 
 

@@ -72,11 +72,18 @@ def launcher(tmp_path_factory):
 def test_killed_processes_come_back_and_the_conversation_carries_on(launcher):
     rasa = launcher.urls["rasa"]
     token = new_token(rasa)["token"]
-    texts = chat(rasa, token, ["I had the injections yesterday and now I have a fever and chills"])
-    assert any("alerted the clinic's staff" in t for t in texts) and any("your name" in t for t in texts)
+    def escalated_and_asked(texts):
+        return any("alerted the clinic's staff" in t for t in texts) and any("your name" in t for t in texts)
+
+    # The reply comes in several messages; on a busy machine they can be seconds apart, so wait
+    # for what the test needs (up to a generous limit) rather than for a quiet second.
+    texts = chat(rasa, token, ["I had the injections yesterday and now I have a fever and chills"],
+                 until=escalated_and_asked, max_wait=120)
+    assert escalated_and_asked(texts), texts
 
     kill_and_wait(launcher, "rasa", rasa + "/")
-    texts = chat(rasa, token, ["Maria Lopez"])  # the details form goes on where it was
+    texts = chat(rasa, token, ["Maria Lopez"], max_wait=120,  # the details form goes on where it was
+                 until=lambda texts: any("phone number or email" in t for t in texts))
     assert any("phone number or email" in t for t in texts), texts
 
     kill_and_wait(launcher, "actions", launcher.urls["actions"])
