@@ -91,9 +91,27 @@ def test_denied_symptoms_with_a_clear_question_get_its_answer(assistant, sender)
 
 def test_classifier_cannot_talk_a_warning_sign_away(assistant, sender):
     out = assistant.say(sender, "hello! quick one: there's yellow stuff oozing from the injection spots")
-    assert out.parse_data["intent"]["name"] == "report_symptom"
-    assert out.parse_data["triage"]["classifier_intent"]["name"] != "report_symptom" or True
+    assert out.parse_data["intent"] == {"name": "report_symptom", "confidence": 1.0}
+    assert out.parse_data["triage"]["classifier_intent"].get("name")  # the classifier's guess, kept
     assert out.triage == "urgent" and out.escalated
+
+
+def test_the_triage_component_overrules_a_confident_classifier():
+    """Whatever DIET says (here: a confident knowledge intent), a warning sign decides the
+    intent, and the classifier's guess is kept for staff."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.triage.component import SymptomTriage
+
+    guess = {"name": "kb_results_timeline", "confidence": 0.99}
+    message = Message(data={"text": "when will I see results? also yellow pus is leaking from the spots",
+                            "intent": guess})
+    SymptomTriage({}).process([message])
+    assert message.get("intent") == {"name": "report_symptom", "confidence": 1.0}
+    assert message.get("triage")["classifier_intent"] == guess and message.get("triage")["level"] == "urgent"
+    calm = Message(data={"text": "when will I see results?", "intent": dict(guess)})
+    SymptomTriage({}).process([calm])
+    assert calm.get("intent") == guess  # no sign: the classifier's intent stands
 
 
 def test_an_urgent_statement_gets_no_guessed_knowledge_entry(assistant, sender):
