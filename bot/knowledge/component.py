@@ -159,6 +159,8 @@ class SemanticAnswerScorer(GraphComponent):
         from bot.triage.tokenizer import shared_engine
 
         spans, clause_vectors = shared_engine().clause_vectors(text)
+        if not len(spans):  # nothing but symbols or emoji: no clause to compare
+            return {"clauses": [], "linear": None}
         sims = clause_vectors @ self.vectors.T
         linear = None
         if self.head is not None and len(self.names) > 1:
