@@ -363,7 +363,8 @@ class TriageEngine:
                 if any(p.search(clause) for p in self.rules.form.asking_about):
                     mods.add("HYPOTHETICAL")
                 sent = next((s for s in doc.sents if s.start_char <= a < s.end_char), None)
-                if sent is not None and self._general_question(sent):
+                if (sent is not None and self._general_question(sent)) or \
+                        self._general_question_clause(clause, norm[b:b + 1] == "?"):
                     mods.add("HYPOTHETICAL")
                 mods = self._present_now(mods, clause, norm)
                 if self._figurative(clause, 0, b - a):
@@ -478,6 +479,16 @@ class TriageEngine:
             return False
         personal = set(self.rules.personal_words)
         return not any(w in personal for w in words)
+
+    def _general_question_clause(self, clause: str, asked: bool) -> bool:
+        """The same test for one clause ending in "?": "how long does redness usually last? just
+        so I know" asks in general, although the sentence after it says "I"."""
+        words = re.findall(r"[a-z']+", clause.lower())
+        while words and words[0] in self.LEAD_IN:
+            words = words[1:]
+        if not (asked or clause.rstrip().endswith("?")) or not words or words[0] not in self.rules.question_starts:
+            return False
+        return not set(words) & set(self.rules.personal_words)
 
     def _level(self, sign_level: str, label: str, mods: List[str], days: Optional[int],
                treated: bool, future: bool, third_party: bool, untreated: bool = False):
