@@ -364,7 +364,8 @@ class TriageEngine:
                     mods.add("HYPOTHETICAL")
                 sent = next((s for s in doc.sents if s.start_char <= a < s.end_char), None)
                 if (sent is not None and self._general_question(sent)) or \
-                        self._general_question_clause(clause, norm[b:b + 1] == "?"):
+                        self._general_question_clause(clause, norm[b:b + 1] == "?",
+                                                      norm[sent.start_char:a] if sent is not None else ""):
                     mods.add("HYPOTHETICAL")
                 mods = self._present_now(mods, clause, norm)
                 if self._figurative(clause, 0, b - a):
@@ -480,9 +481,13 @@ class TriageEngine:
         personal = set(self.rules.personal_words)
         return not any(w in personal for w in words)
 
-    def _general_question_clause(self, clause: str, asked: bool) -> bool:
+    def _general_question_clause(self, clause: str, asked: bool, before: str = "") -> bool:
         """The same test for one clause ending in "?": "how long does redness usually last? just
-        so I know" asks in general, although the sentence after it says "I"."""
+        so I know" asks in general, although the sentence after it says "I". Not when its own
+        sentence has named someone before it ("my dad had his session, does a drooping face
+        mean a stroke?")."""
+        if set(re.findall(r"[a-z']+", before.lower())) & set(self.rules.personal_words):
+            return False
         words = re.findall(r"[a-z']+", clause.lower())
         while words and words[0] in self.LEAD_IN:
             words = words[1:]

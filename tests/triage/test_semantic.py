@@ -192,3 +192,37 @@ def test_a_sign_and_a_new_statement_are_compared_apart():
     greeting = "hi there, and how long is the recovery"
     assert [greeting[a:b] for a, b in split_clauses(greeting)] == ["hi there", "and how long is the recovery"]
     assert [t[a:b] for t in ["red, hot and sore"] for a, b in split_clauses(t)] == ["red, hot and sore"]
+
+
+# --- an independent review of round 2: signs its new cues had set aside, and ordinary sentences
+# its new patterns had escalated. Written by the reviewer, none from an evaluation set.
+
+@pytest.mark.parametrize("text, expected", [
+    ("i bleed easily so the injection spot is still bleeding an hour later", "urgent"),
+    ("i faint easily so i fainted twice today after the injections", "emergency"),
+    ("i'm generally fit and well, crushing chest pain for the last hour", "emergency"),
+    ("how quickly can my husband be seen, he has crushing chest pain", "emergency"),
+    ("why would my lips swell up like this after the injection", "emergency"),
+    ("he's not ok his face is drooping on one side", "emergency"),
+    ("is this ok her smile is lopsided all of a sudden", "emergency"),
+    ("i can't get my breathing under control", "emergency"),
+    ("i can't get the bleeding under control", "urgent"),
+    ("my dad had his session, does a drooping face mean a stroke?", "emergency"),
+    ("sudden weakness in one half of my body", "emergency"),
+])
+def test_a_habit_a_question_or_a_reassurance_word_does_not_cancel_a_sign_here_now(engine, text, expected):
+    assert level(engine, text, treated=True) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "the lip swelling is gone already",
+    "been two days without getting any fever",
+    "i feel so bad for asking but can i move my appointment",
+    "my palms get clammy when i'm nervous about needles",
+    "everything is moving along nicely with my hair",
+    "there's a tiny dark spot where the needle went in",
+    "a bit of bleeding at first but it's fine, i just can't stop touching it",
+    "itching a lot less than yesterday, thanks",
+])
+def test_ordinary_sentences_that_share_words_with_a_sign_do_not_escalate(engine, text):
+    assert level(engine, text, treated=True) in ("none", "routine")
