@@ -94,6 +94,7 @@ class SemanticAnswerScorer(GraphComponent):
         self.names = sorted(set(self.intents.tolist()))
         self._columns = {n: np.flatnonzero(self.intents == n) for n in self.names}
         self.head = head  # (weights, biases), columns in self.names order
+        self._kb_columns = np.array([n.startswith("kb_") for n in self.names])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -123,7 +124,7 @@ class SemanticAnswerScorer(GraphComponent):
                 data = np.load(directory / INDEX_FILE, allow_pickle=False)
                 intents, vectors = data["intents"].astype(object), data["vectors"]
                 head = (data["head_weights"], data["head_bias"]) if "head_weights" in data.files else None
-        except (ValueError, FileNotFoundError, KeyError):
+        except (ValueError, FileNotFoundError):
             # Not trained (a model without knowledge intents): nothing to compare with.
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, intents, vectors, head)
@@ -143,9 +144,9 @@ class SemanticAnswerScorer(GraphComponent):
             linear = semantic.get("linear")
             if chosen is None and linear and linear["intent"].startswith("kb_") and \
                     linear["prob"] >= (OVERRIDE_LINEAR if several else OVERRIDE_LINEAR_ALONE):
-                clause = semantic["clauses"][linear["clause"]]
-                if clause["scores"].get(linear["intent"], 0.0) >= OVERRIDE_FLOOR:
-                    chosen = {"intent": linear["intent"], "score": clause["scores"][linear["intent"]]}
+                score = semantic["clauses"][linear["clause"]]["scores"].get(linear["intent"], 0.0)
+                if score >= OVERRIDE_FLOOR:
+                    chosen = {"intent": linear["intent"], "score": score}
             if intent.get("name") in CONVERSATIONAL_INTENTS and chosen is not None:
                 semantic["classifier_intent"] = intent
                 message.set("intent", {"name": chosen["intent"], "confidence": chosen["score"]},
@@ -170,8 +171,7 @@ class SemanticAnswerScorer(GraphComponent):
             probs /= probs.sum(axis=1, keepdims=True)
             # The most likely knowledge intent of any clause: a greeting clause is "out of scope"
             # to the head, and must not hide the question beside it.
-            kb_columns = np.array([n.startswith("kb_") for n in self.names])
-            row, col = np.unravel_index(int(np.where(kb_columns, probs, -1.0).argmax()), probs.shape)
+            row, col = np.unravel_index(int(np.where(self._kb_columns, probs, -1.0).argmax()), probs.shape)
             linear = {"intent": self.names[col], "prob": round(float(probs[row, col]), 4), "clause": int(row)}
         clauses = []
         for (start, end), row in zip(spans, sims):

@@ -472,14 +472,15 @@ class TriageEngine:
         """"Hi, are the injections painful?": a greeting or filler in front does not stop a
         general question being one."""
         words = [t.lower_ for t in sent if not t.is_punct and not t.is_space]
+        return sent.text.strip().endswith("?") and self._asks_in_general(words)
+
+    def _asks_in_general(self, words: List[str]) -> bool:
+        """Starts with a question word (after any lead-in) and names nobody."""
         while words and words[0] in self.LEAD_IN:
             words = words[1:]
-        if not words or not sent.text.strip().endswith("?"):
+        if not words or words[0] not in self.rules.question_starts:
             return False
-        if words[0] not in self.rules.question_starts:
-            return False
-        personal = set(self.rules.personal_words)
-        return not any(w in personal for w in words)
+        return not set(words) & set(self.rules.personal_words)
 
     def _general_question_clause(self, clause: str, asked: bool, before: str = "") -> bool:
         """The same test for one clause ending in "?": "how long does redness usually last? just
@@ -488,12 +489,7 @@ class TriageEngine:
         mean a stroke?")."""
         if set(re.findall(r"[a-z']+", before.lower())) & set(self.rules.personal_words):
             return False
-        words = re.findall(r"[a-z']+", clause.lower())
-        while words and words[0] in self.LEAD_IN:
-            words = words[1:]
-        if not (asked or clause.rstrip().endswith("?")) or not words or words[0] not in self.rules.question_starts:
-            return False
-        return not set(words) & set(self.rules.personal_words)
+        return (asked or clause.rstrip().endswith("?")) and self._asks_in_general(re.findall(r"[a-z']+", clause.lower()))
 
     def _level(self, sign_level: str, label: str, mods: List[str], days: Optional[int],
                treated: bool, future: bool, third_party: bool, untreated: bool = False):
