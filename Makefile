@@ -93,9 +93,11 @@ telegram: install
 	$(PY) -m bot.channels.telegram_polling
 
 # Our assistant against stock Rasa on this machine (about 20 minutes; BENCH_ARGS=--skip-train reuses
-# the trained benchmark models; see README "Performance").
+# the trained benchmark models; see README "Performance"), then other patients' wait during a web
+# chat history flood (reports/history-flood.md).
 bench: train
 	$(PY) -m bot.bench $(BENCH_ARGS)
+	$(PY) -m bot.bench.history_flood
 
 # Mixed traffic for SOAK_SECONDS (default 600) against the whole assistant; fails on any error,
 # lost or duplicated escalation, error in the logs, or memory growth (README "Reliability").

@@ -21,6 +21,8 @@ from pathlib import Path
 from bot import paths
 from bot.logging_setup import configure_logging
 from bot.model import verified_model
+from bot.channels.rate_limit import history_limiter, limiter
+from bot.escalation.store import max_photos
 from bot.notify.factory import build_notifiers
 from bot.processes import project_env, stop, wait_http
 from bot.settings import Settings, SettingsError
@@ -41,10 +43,13 @@ def main() -> int:
     configure_logging()
     settings = Settings.from_env()
     try:
-        # What the worker would refuse, said before anything starts: a bad retention value, or
-        # a staff notifier without its settings (its alerts would never be delivered).
+        # What the worker or a channel would refuse, said before anything starts: a bad
+        # retention value, a staff notifier without its settings (its alerts would never be
+        # delivered), or a bad limit.
         settings.retention_days
         build_notifiers(settings.notifiers)
+        max_photos()
+        limiter(), history_limiter()
     except (SettingsError, ValueError) as exc:
         print(f"not starting: {exc}", file=sys.stderr)
         return 2

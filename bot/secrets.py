@@ -20,12 +20,24 @@ def production() -> bool:
     return os.environ.get("CLINIC_ENV", "development").lower() == "production"
 
 
+def _checked(name: str, value: str) -> str:
+    if production() and len(value) < MIN_LENGTH:
+        raise SecretError(f"{name} is shorter than {MIN_LENGTH} characters; refusing to start in production")
+    return value
+
+
+def optional_secret(name: str) -> str:
+    """A secret that turns an optional part on (e.g. TELEGRAM_WEBHOOK_SECRET for the Telegram
+    channel): unset gives "", but one that is set must be as long as any other in production,
+    since a short one is as guessable whatever it guards."""
+    value = os.environ.get(name, "")
+    return _checked(name, value) if value else ""
+
+
 def get_secret(name: str) -> str:
     value = os.environ.get(name, "")
     if value:
-        if production() and len(value) < MIN_LENGTH:
-            raise SecretError(f"{name} is shorter than {MIN_LENGTH} characters; refusing to start in production")
-        return value
+        return _checked(name, value)
     if production():
         raise SecretError(f"{name} is not set; refusing to start in production without it")
     # Development: a random secret kept in var/ so sessions survive a restart of `make run`.

@@ -4,11 +4,16 @@ GET /webhooks/health/ready: 200 when the database answers and nothing is waiting
 replayed, 503 otherwise (a load balancer or Kubernetes stops sending new conversations to a
 replica that cannot read them). The body says what is wrong, without any patient data.
 Rasa's own GET / stays the liveness check.
+
+The database is asked at most once per READY_CHECK_SECONDS (default 1) however often the route
+is hit: requests in between share the latest answer (`checked_at` says when it was taken),
+so a flood of readiness probes cannot take the database's connections from patients.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -22,6 +27,7 @@ from bot.storage.db import get_engine
 
 logger = logging.getLogger(__name__)
 CHECK_TIMEOUT = 5.0
+READY_CHECK_SECONDS = 1.0
 
 
 def database_answers(url: str) -> bool:
@@ -31,6 +37,34 @@ def database_answers(url: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         return False
+
+
+class SharedCheck:
+    """One database check at a time, its answer reused for `ttl` seconds."""
+
+    def __init__(self, check: Callable[[], bool], ttl: float = READY_CHECK_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.check, self.ttl, self.clock = check, ttl, clock
+        self._lock: Optional[asyncio.Lock] = None
+        self._answer: Optional[bool] = None
+        self._at = float("-inf")
+        self.checked_at = 0.0  # wall time of the answer, for the response body
+        self.runs = 0
+
+    async def database_ok(self) -> bool:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # waiters then find the fresh answer and do not ask again
+            if self._answer is not None and self.clock() - self._at < self.ttl:
+                return self._answer
+            self.runs += 1
+            loop = asyncio.get_running_loop()
+            try:
+                answer = await asyncio.wait_for(loop.run_in_executor(None, self.check), CHECK_TIMEOUT)
+            except asyncio.TimeoutError:
+                answer = False
+            self._answer, self._at, self.checked_at = answer, self.clock(), time.time()
+            return answer
 
 
 class HealthInput(InputChannel):
@@ -45,16 +79,15 @@ class HealthInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("health", url_prefix="/webhooks/health")
 
+        url = Settings.from_env().database_url
+        shared = SharedCheck(lambda: database_answers(url))
+
         @bp.route("/ready", methods=["GET"])
         async def ready(_: Request):
-            url = Settings.from_env().database_url
-            loop = asyncio.get_running_loop()
-            try:
-                db_ok = await asyncio.wait_for(loop.run_in_executor(None, database_answers, url), CHECK_TIMEOUT)
-            except asyncio.TimeoutError:
-                db_ok = False
+            db_ok = await shared.database_ok()
             waiting = replay.pending()
-            body = {"database": "ok" if db_ok else "unavailable", "spooled": waiting}
+            body = {"database": "ok" if db_ok else "unavailable", "spooled": waiting,
+                    "checked_at": round(shared.checked_at, 3)}
             # Items set aside ("dead-...") need a person, not a replay: reported, not blocking.
             ready = db_ok and not any(n for k, n in waiting.items() if not k.startswith("dead-"))
             return response.json({"ready": ready, **body}, status=200 if ready else 503)

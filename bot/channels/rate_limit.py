@@ -7,6 +7,11 @@ others); the sender is told once per flood, with the clinic's number and the eme
 instructions, so a real patient caught by it is never left without a way to get help.
 Limits are per Rasa server process; in front of several replicas the proxy limits per IP too
 (deploy/nginx.conf).
+
+Web chat history requests (a page load or reconnect asks for the conversation so far) have
+their own bucket per conversation: HISTORY_BURST (default 5) at once, refilled at
+HISTORY_PER_MINUTE (default 6). nginx counts HTTP requests, not socket.io frames, so without
+it one socket could ask for a long conversation in a loop.
 """
 from __future__ import annotations
 
@@ -80,3 +85,8 @@ def _number(name: str, default: str) -> float:
 @lru_cache(maxsize=1)
 def limiter() -> SenderRateLimiter:
     return SenderRateLimiter(_number("RATE_LIMIT_PER_MINUTE", "30"), int(_number("RATE_LIMIT_BURST", "10")))
+
+
+@lru_cache(maxsize=1)
+def history_limiter() -> SenderRateLimiter:
+    return SenderRateLimiter(_number("HISTORY_PER_MINUTE", "6"), int(_number("HISTORY_BURST", "5")))

@@ -12,9 +12,17 @@ as plain words, never as a Rasa intent; group chats get one "message me privatel
 nothing is processed there; an edited message is read as a new message (a symptom added by an
 edit must still be triaged); stickers, voice and other media get "I can only read text"; a
 photo is kept with the sender's open escalation for staff, otherwise it gets that reply.
+
+Photos are limited like messages, in a bucket of their own per sender (RATE_LIMIT_BURST at
+once, refilled at RATE_LIMIT_PER_MINUTE; an album of up to 10 arrives as one update per photo
+and must not use up the sender's messages), and MAX_PHOTOS_PER_ESCALATION (default 10) are
+kept per escalation. Over either limit the patient is told once, with the clinic's number, and
+the photo is not downloaded. Database work runs in a thread, never on the event loop that
+serves every other conversation.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -31,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import paths
 from bot.channels.commands import fixed_parse, neutralise
 from bot.channels.delivery import deliver
+from bot.channels.rate_limit import SenderRateLimiter, limiter
 from bot.channels.telegram_output import TelegramOutput
 from bot.channels.telegram_updates import UpdateLog
 from bot.replies import replies
@@ -105,6 +114,16 @@ def _fields_we_read_are_well_typed(update) -> bool:
     return True
 
 
+def _photo_room(url: str, conversation: str, cap: int):
+    """(the open escalation's id, "ok" | "tell" | "drop"), or (None, None) without one."""
+    from bot.escalation.store import EscalationStore, photo_room
+
+    esc = EscalationStore(url).open_for(conversation)
+    if esc is None:
+        return None, None
+    return esc.id, photo_room(url, esc.id, cap)
+
+
 @lru_cache(maxsize=1)
 def _template_values() -> Dict[str, Any]:
     from bot.clinic import load_clinic, reply_values
@@ -129,13 +148,27 @@ class TelegramInput(InputChannel):
 
     def __init__(self, token: str, secret: str, webhook_url: str = "", base_url: Optional[str] = None,
                  base_file_url: Optional[str] = None):
+        from bot.escalation.store import DEFAULT_MAX_PHOTOS, max_photos
+
         self.token, self.secret, self.webhook_url = token, secret, webhook_url
         self.base_url, self.base_file_url = base_url, base_file_url
         self.problem = None
+        self.max_photos = DEFAULT_MAX_PHOTOS
+        # Photos per sender, at the message limit's settings (bot/channels/rate_limit.py); set
+        # below, as a channel with a problem handles nothing.
+        self.photo_limiter: Optional[SenderRateLimiter] = None
+        # One clear start-up error; the rest of the assistant (web chat) keeps running.
         if not token or not secret:
-            # One clear start-up error; the rest of the assistant (web chat) keeps running.
             self.problem = ("Telegram channel disabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET "
                             "(see README 'Connecting a Telegram bot')")
+        else:
+            try:
+                self.max_photos = max_photos()
+                messages = limiter()
+                self.photo_limiter = SenderRateLimiter(messages.rate * 60.0, messages.burst)
+            except ValueError as exc:  # SettingsError included
+                self.problem = f"Telegram channel disabled: {exc}"
+        if self.problem:
             logger.error(self.problem)
         self._bot = None
         self.app = None
@@ -177,7 +210,7 @@ class TelegramInput(InputChannel):
                 return response.json({"error": "expected a Telegram update (JSON with update_id)"}, status=400)
             update_id = data["update_id"]
             try:
-                seen = self.updates.record(update_id, data)
+                seen = await asyncio.to_thread(self.updates.record, update_id, data)
                 if seen == "duplicate":
                     return response.json({"status": "duplicate"})
                 if seen == "busy":
@@ -198,7 +231,7 @@ class TelegramInput(InputChannel):
                 status = "failed"
             if logged:
                 try:
-                    self.updates.finish(update_id, status)
+                    await asyncio.to_thread(self.updates.finish, update_id, status)
                 except SQLAlchemyError:
                     logger.error("telegram update %s: could not mark it finished", update_id)
             return response.json({"status": status})
@@ -209,14 +242,14 @@ class TelegramInput(InputChannel):
             if self.problem:
                 return
             replay.register_output(self.name(), lambda _sender: TelegramOutput(self.bot))
-            for update_id, data in self.updates.unfinished():
+            for update_id, data in await asyncio.to_thread(self.updates.unfinished):
                 logger.info("telegram update %s was interrupted; processing it again", update_id)
                 try:
                     await self.handle(data, on_new_message)
-                    self.updates.finish(update_id)
+                    await asyncio.to_thread(self.updates.finish, update_id)
                 except Exception:  # noqa: BLE001
                     logger.exception("telegram update %s failed again", update_id)
-                    self.updates.finish(update_id, "failed")
+                    await asyncio.to_thread(self.updates.finish, update_id, "failed")
             await self._ensure_webhook()
 
         return bp
@@ -315,18 +348,26 @@ class TelegramInput(InputChannel):
                       on_new_message)
 
     async def _photo(self, message, out: TelegramOutput, say) -> None:
-        from bot.escalation.store import MAX_ATTACHMENT_BYTES, EscalationStore, add_attachment
+        from telegram.error import TelegramError
 
-        url = Settings.from_env().database_url
+        from bot.escalation.store import MAX_ATTACHMENT_BYTES, add_attachment
+
         conversation = str(message.chat.id)
-        esc = EscalationStore(url).open_for(conversation)
-        if esc is None:
+        allowed = self.photo_limiter.check(conversation)
+        if allowed != "ok":
+            logger.warning("rate limit: photo from conversation %s not kept", conversation)
+            if allowed == "tell":
+                await out.send_text_message(conversation, say("telegram_photos_too_fast"))
+            return
+        url = Settings.from_env().database_url
+        escalation_id, room = await asyncio.to_thread(_photo_room, url, conversation, self.max_photos)
+        if escalation_id is None:
             return await out.send_text_message(conversation, say("telegram_text_only"))
+        if room != "ok":
+            return await self._photos_refused(room, escalation_id, conversation, out, say)
         photo = message.photo[-1]  # the largest size Telegram offers
         if photo.file_size and photo.file_size > MAX_ATTACHMENT_BYTES:
             return await out.send_text_message(conversation, say("telegram_photo_too_big"))
-        from telegram.error import TelegramError
-
         try:
             file = await self.bot.get_file(photo.file_id)
             data = bytes(await file.download_as_bytearray())
@@ -336,5 +377,15 @@ class TelegramInput(InputChannel):
             return await out.send_text_message(conversation, say("telegram_photo_failed"))
         if len(data) > MAX_ATTACHMENT_BYTES:
             return await out.send_text_message(conversation, say("telegram_photo_too_big"))
-        add_attachment(url, esc.id, "image/jpeg", data)
+        # Checked again as it is written: photos sent together may have filled it meanwhile.
+        kept = await asyncio.to_thread(add_attachment, url, escalation_id, "image/jpeg", data, self.max_photos)
+        if kept.verdict != "ok":
+            return await self._photos_refused(kept.verdict, escalation_id, conversation, out, say)
         await out.send_text_message(conversation, say("telegram_photo_saved"))
+
+    async def _photos_refused(self, verdict: str, escalation_id: int, conversation: str, out: TelegramOutput,
+                              say) -> None:
+        if verdict == "tell":
+            logger.info("telegram: escalation %s has its %s photos; more are not kept", escalation_id,
+                        self.max_photos)
+            await out.send_text_message(conversation, say("telegram_photo_limit"))

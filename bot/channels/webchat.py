@@ -8,9 +8,14 @@ widget renders them with textContent, never as HTML.
 
 Routes (on the Rasa server): GET /webhooks/webchat/ (a demo clinic page with the widget),
 GET /webhooks/webchat/static/<file>, POST /webhooks/webchat/session, socket.io at /socket.io.
+
+A token whose conversation the patient deleted ("delete my data") is revoked: /session issues
+a new conversation, a new socket is refused, and an open socket is sent `session_ended` (with
+the message it refused, for the page to send again in the new conversation).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -27,15 +32,21 @@ from socketio import AsyncServer
 from bot import paths
 from bot.channels.commands import neutralise
 from bot.channels.delivery import deliver
+from bot.channels.rate_limit import history_limiter
+from bot.privacy.deletion import deleted_at_patient_request
 from bot.resilience import replay
-from bot.resilience.rasa_patches import TrackerStoreUnavailable
+from bot.resilience.rasa_patches import TRACKERS
+from bot.resilience.spool import Spool
 from bot.secrets import get_secret
+from bot.settings import Settings
+from bot.storage.rasa_events import message_events
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = paths.ROOT / "web" / "static"
 SESSION_MAX_AGE = 30 * 24 * 3600
 MAX_MESSAGE_CHARS = 4000
 BOT_EVENT = "bot_uttered"
+ENDED_EVENT = "session_ended"
 
 
 class WebChatSessions:
@@ -89,6 +100,23 @@ class WebChatInput(InputChannel):
         self.allowed_origins = allowed_origins or []
         self.sio: Optional[AsyncServer] = None
         self.app = None
+        self.database_url = Settings.from_env().database_url  # the tracker store's database too
+        self._deleted: set = set()  # conversations known deleted (a deletion is never undone)
+
+    async def revoked(self, conversation: str) -> bool:
+        """Deleted at the patient's request. One indexed query, off the event loop; when the
+        database does not answer, the turn fails closed anyway and the token still works."""
+        if conversation in self._deleted:
+            return True
+        try:
+            deleted = await asyncio.get_running_loop().run_in_executor(
+                None, deleted_at_patient_request, self.database_url, conversation)
+        except Exception:  # noqa: BLE001 - database unavailable: not known to be deleted
+            logger.warning("web chat: could not check whether a conversation was deleted")
+            return False
+        if deleted:
+            self._deleted.add(conversation)
+        return deleted
 
     def get_output_channel(self) -> Optional[SocketIOOutput]:
         return SocketIOOutput(self.sio, BOT_EVENT) if self.sio else None
@@ -126,7 +154,8 @@ class WebChatInput(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
             token = body.get("token")
-            if self.sessions.conversation_of(token):
+            conversation = self.sessions.conversation_of(token)
+            if conversation and not await self.revoked(conversation):
                 return response.json({"token": token, "resumed": True})
             _, token = self.sessions.issue()
             return response.json({"token": token, "resumed": False})
@@ -134,8 +163,8 @@ class WebChatInput(InputChannel):
         @sio.on("connect")
         async def connect(sid: str, environ: Dict, auth: Optional[Dict] = None) -> bool:
             conversation = self.sessions.conversation_of((auth or {}).get("token"))
-            if conversation is None:
-                return False  # refuse: no valid, server-issued session
+            if conversation is None or await self.revoked(conversation):
+                return False  # refuse: no valid, server-issued session, or a deleted one
             await sio.save_session(sid, {"conversation": conversation})
             await sio.enter_room(sid, conversation)
             return True
@@ -143,24 +172,39 @@ class WebChatInput(InputChannel):
         @sio.on("history_request")
         async def history(sid: str, _data: Any = None) -> None:
             conversation = (await sio.get_session(sid)).get("conversation")
-            items: List[Dict[str, Any]] = []
-            agent = getattr(getattr(self.app, "ctx", None), "agent", None) if self.app else None
-            if agent is not None and agent.tracker_store is not None:
-                try:
-                    tracker = await agent.tracker_store.retrieve_full_tracker(conversation)
-                except TrackerStoreUnavailable:
-                    # The page keeps what it shows; new messages still go out (fail-closed).
-                    await sio.emit("history", {"unavailable": True}, room=sid)
-                    return
-                if tracker is not None:
-                    items = transcript([e.as_dict() for e in tracker.events])
-            await sio.emit("history", {"messages": items}, room=sid)
+            if not conversation:
+                return
+            if await self.revoked(conversation):
+                await sio.emit(ENDED_EVENT, {}, room=sid)
+                return
+            allowed = history_limiter().check(conversation)
+            if allowed != "ok":
+                if allowed == "tell":  # once per flood; the page keeps what it shows
+                    await sio.emit("history", {"unavailable": True, "reason": "rate_limited"}, room=sid)
+                return
+            # A tracker spooled in an outage is not in the database yet: the page keeps what
+            # it shows rather than get an older history.
+            if Spool(TRACKERS).has(conversation):
+                await sio.emit("history", {"unavailable": True}, room=sid)
+                return
+            # Read off the event loop: a long conversation must not hold up other patients.
+            try:
+                events = await asyncio.get_running_loop().run_in_executor(
+                    None, message_events, self.database_url, conversation)
+            except Exception:  # noqa: BLE001 - database unavailable: new messages still fail closed
+                await sio.emit("history", {"unavailable": True}, room=sid)
+                return
+            await sio.emit("history", {"messages": transcript(events)}, room=sid)
 
         @sio.on("user_uttered")
         async def user_uttered(sid: str, data: Any) -> None:
             conversation = (await sio.get_session(sid)).get("conversation")
             text = data.get("message") if isinstance(data, dict) else None
             if not conversation or not isinstance(text, str):
+                return
+            if await self.revoked(conversation):
+                await sio.emit(ENDED_EVENT, {"message": text}, room=sid)
+                await sio.disconnect(sid)
                 return
             text = neutralise(text)[:MAX_MESSAGE_CHARS]
             await deliver(self.app, UserMessage(text, SocketIOOutput(sio, BOT_EVENT), conversation,

@@ -70,17 +70,20 @@ def lock_for(failures: int) -> dt.timedelta:
 
 
 def authenticate(url: str, username: str, password: str, now: Optional[dt.datetime] = None):
-    """Returns (Staff, None) or (None, reason). Reasons: 'invalid', 'locked'."""
+    """Returns (Staff, None) or (None, reason). Reasons: 'unknown' (no account has that name:
+    what was typed may be a password, so it is not for the audit log), 'invalid', 'locked'."""
     now = now or utcnow()
     with transaction(url) as s:
-        user = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        # Locked for the whole check: parallel guesses at one account are counted one after
+        # another, instead of each reading the same count and writing it back plus one.
+        user = s.scalars(select(StaffUser).where(StaffUser.username == username).with_for_update()).first()
         if user is None or not user.active:
             try:
                 _hasher.verify(_DUMMY_HASH, password or "")
             except VerificationError:
                 pass
             logger.warning("console sign-in failed for an unknown or inactive user")
-            return None, "invalid"
+            return None, "unknown" if user is None else "invalid"
         if user.locked_until and user.locked_until > now:
             try:  # the same work as any other attempt: the timing does not reveal the lock
                 _hasher.verify(_DUMMY_HASH, password or "")

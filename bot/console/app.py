@@ -58,12 +58,32 @@ async def read_form(request: Request):
     declared = request.headers.get("content-length") or "0"
     if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
         return None, PlainTextResponse("Request too large.", status_code=413)
-    if len(await request.body()) > MAX_FORM_BYTES:  # sent chunked, without a length
-        return None, PlainTextResponse("Request too large.", status_code=413)
+    # Sent chunked, without a length: read only up to the limit, never the whole body first.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None, PlainTextResponse("Request too large.", status_code=413,
+                                           headers={"Connection": "close"})
+    request = Request(request.scope, _replay(bytes(body)))
     try:
         return await request.form(max_files=0, max_fields=50), None
     except HTTPException:  # Starlette's multipart errors (no boundary, too many parts/files)
         return None, bad_request("the form cannot be read")
+
+
+def _replay(body: bytes):
+    """An ASGI receive that hands over a body already read (the stream can be read once)."""
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def valid_id(raw) -> Optional[int]:
@@ -145,7 +165,9 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
                                                  str(form.get("password") or ""))
         if staff is None:
             await asyncio.sleep(FAILED_SIGN_IN_DELAY)
-            review.record_audit(url, username or "-", "login_failed", detail=problem)
+            # A name that matches no account is often a password typed in the wrong field.
+            actor, why = (username or "-", problem) if problem != "unknown" else ("(no such account)", "invalid")
+            review.record_audit(url, actor, "login_failed", detail=why)
             # One message for every failure: saying "locked" would tell an attacker that the
             # user name exists (only real accounts lock).
             message = ("Wrong user name or password. After several failed attempts, signing in "
@@ -169,6 +191,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
     async def queue_page(request: Request):
         status, level = request.query_params.get("status"), request.query_params.get("level")
         items = review.queue(url, status, level)
+        # The list shows what patients wrote (each escalation's first sign): who saw it is audited.
+        review.record_audit(url, request.state.staff.username, "viewed_queue", detail=f"{len(items)} shown")
         return page(request, "queue.html", request.state.staff, request.state.csrf, items=items,
                     status=status, level=level, statuses=review.STATUSES, levels=review.LEVELS,
                     newest=review.summary(url)["newest_id"])
@@ -228,9 +252,12 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
 
     async def curation_page(request: Request):
         days = curation.per_day(url)
+        groups = curation.grouped_questions(url)
+        # Unanswered questions are patients' own words: who read them is audited.
+        review.record_audit(url, request.state.staff.username, "viewed_curation", detail=f"{len(groups)} groups")
         peak = max([1] + [max(d["escalations"], d["unanswered"]) for d in days])
         return page(request, "curation.html", request.state.staff, request.state.csrf,
-                    groups=curation.grouped_questions(url), days=days, peak=peak)
+                    groups=groups, days=days, peak=peak)
 
     async def audit_page(request: Request):
         return page(request, "audit.html", request.state.staff, request.state.csrf,

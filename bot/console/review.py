@@ -71,8 +71,10 @@ def detail(url: str, escalation_id: int, actor: str) -> Optional[Dict[str, Any]]
             return None
         trail = list(s.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id == esc.id)
                                .order_by(EscalationEvent.id)))
-        attachments = [(a.id, a.content_type, a.size) for a in s.scalars(
-            select(EscalationAttachment).where(EscalationAttachment.escalation_id == esc.id))]
+        # Ids and sizes only: the bytes are fetched one photo at a time by /attachments/N.
+        attachments = [tuple(row) for row in s.execute(
+            select(EscalationAttachment.id, EscalationAttachment.content_type, EscalationAttachment.size)
+            .where(EscalationAttachment.escalation_id == esc.id).order_by(EscalationAttachment.id))]
         audit(s, actor, "view", f"escalation:{esc.id}")
         conversation = esc.conversation_id
         data = {"escalation": esc, "trail": trail, "attachments": attachments,

@@ -12,6 +12,8 @@ SKIPPED = "skipped"
 _SKIP = re.compile(r"^\s*(skip|pass|next|n/?a|rather not|prefer not( to)?( say)?|no thanks|not now|"
                    r"i'?d rather not|don'?t want to|dont want to|leave it|none)\W*$", re.I)
 _STOP = re.compile(r"^\s*(stop|cancel|quit|enough|forget it|no more questions)\W*$", re.I)
+# RFC 5321's limit, below the 255 of the column it is stored in.
+MAX_EMAIL_CHARS = 254
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[a-z]{2,}$", re.I)
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
@@ -41,6 +43,8 @@ def parse_contact(text: str) -> Result:
     value = re.sub(r"^(my (number|phone|email|e-mail|mobile) is|it's|its|call me on|email me at)\s+", "",
                    value, flags=re.I).strip()
     if _EMAIL.match(value):
+        if len(value) > MAX_EMAIL_CHARS:
+            return None, "contact_too_long"
         return value.lower(), None
     digits = re.sub(r"[\s\-().]", "", value)
     if re.fullmatch(r"\+?\d{7,15}", digits):

@@ -7,10 +7,11 @@ staff see one queue item per patient.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.escalation.levels import ESCALATING_LEVELS, more_pressing_reason, more_serious, rank
@@ -145,19 +146,98 @@ class EscalationStore:
 
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_PHOTOS = 10
+MAX_PHOTOS_CEILING = 100
+PHOTOS_REFUSED = "photos_refused"  # trail action: the patient was told no more photos are kept
 
 
-def add_attachment(url: str, escalation_id: int, content_type: str, data: bytes) -> int:
-    """Keep a patient's photo with their escalation, for staff only (size-limited)."""
+def parse_max_photos(raw: Optional[str]) -> int:
+    """MAX_PHOTOS_PER_ESCALATION: a whole number from 1 to 100 (unset or empty: 10). 0 is
+    refused rather than guessed at: read as "no limit" it would undo the limit, read as "no
+    photos" it would silently stop keeping what patients send."""
+    from bot.settings import SettingsError
+
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_PHOTOS
+    value = raw.strip()
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_PHOTOS_CEILING:
+        return int(value)
+    raise SettingsError(
+        f"MAX_PHOTOS_PER_ESCALATION={raw!r} is not valid: give a whole number from 1 to {MAX_PHOTOS_CEILING} "
+        f"(photos a patient's Telegram messages can add to one escalation; default {DEFAULT_MAX_PHOTOS})")
+
+
+def max_photos() -> int:
+    return parse_max_photos(os.environ.get("MAX_PHOTOS_PER_ESCALATION"))
+
+
+@dataclass(frozen=True)
+class AttachmentResult:
+    # "ok": kept; "tell": refused, the escalation has its photos (tell the patient now);
+    # "drop": refused, and the patient was already told.
+    verdict: str
+    attachment_id: Optional[int] = None
+
+
+def _lock_for_photos(s, escalation_id: int) -> None:
+    """Serialise photo writes to one escalation, so that the count read next is the count the
+    insert is checked against: the first statement is a write, which takes SQLite's write lock
+    before anything is read and locks the escalation's row on PostgreSQL. A photo is activity,
+    so updated_at is the value to write."""
+    touched = s.execute(update(Escalation).where(Escalation.id == escalation_id)
+                        .values(updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if not touched:
+        raise ValueError(f"no escalation {escalation_id}")
+
+
+def _room(s, escalation_id: int, cap: int) -> str:
+    """"ok" if another photo may be kept; otherwise "tell" the first time since the last kept
+    photo (recorded on the trail, so it holds across restarts and replicas), then "drop"."""
+    from bot.storage.models import EscalationAttachment
+
+    kept = s.scalar(select(func.count()).select_from(EscalationAttachment)
+                    .where(EscalationAttachment.escalation_id == escalation_id)) or 0
+    if kept < cap:
+        return "ok"
+    last = s.scalar(select(EscalationEvent.action)
+                    .where(EscalationEvent.escalation_id == escalation_id,
+                           EscalationEvent.action.in_(("attachment", PHOTOS_REFUSED)))
+                    .order_by(EscalationEvent.id.desc()).limit(1))
+    if last == PHOTOS_REFUSED:
+        return "drop"
+    s.add(EscalationEvent(escalation_id=escalation_id, actor="patient", action=PHOTOS_REFUSED,
+                          detail=f"photo limit of {cap} reached; further photos not kept"))
+    return "tell"
+
+
+def photo_room(url: str, escalation_id: int, cap: Optional[int] = None) -> str:
+    """Whether one more photo may be kept with the escalation ("ok", "tell" or "drop", as in
+    `_room`): asked before a photo is downloaded, so a refused one is never fetched."""
+    cap = max_photos() if cap is None else cap
+    with transaction(url) as s:
+        _lock_for_photos(s, escalation_id)
+        return _room(s, escalation_id, cap)
+
+
+def add_attachment(url: str, escalation_id: int, content_type: str, data: bytes,
+                   cap: Optional[int] = None) -> AttachmentResult:
+    """Keep a patient's photo with their escalation, for staff only: at most
+    MAX_ATTACHMENT_BYTES each and `cap` (MAX_PHOTOS_PER_ESCALATION) per escalation, however
+    many arrive at once. Blocking: an async caller runs it in a thread."""
     from bot.storage.models import EscalationAttachment
 
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise ValueError(f"attachment of {len(data)} bytes is over the {MAX_ATTACHMENT_BYTES}-byte limit")
+    cap = max_photos() if cap is None else cap
     with transaction(url) as s:
+        _lock_for_photos(s, escalation_id)
+        verdict = _room(s, escalation_id, cap)
+        if verdict != "ok":
+            return AttachmentResult(verdict)
         row = EscalationAttachment(escalation_id=escalation_id, content_type=content_type,
                                    size=len(data), data=data)
         s.add(row)
         s.flush()
         s.add(EscalationEvent(escalation_id=escalation_id, actor="patient", action="attachment",
                               detail=f"{content_type}, {len(data)} bytes"))
-        return row.id
+        return AttachmentResult("ok", row.id)

@@ -5,8 +5,8 @@ the end of the retention period (`bot.privacy.retention`). Purged: Rasa's tracke
 the conversation (every text, parse result and slot, so names and phone numbers too), its
 unanswered-question and served-answer logs, the personal fields of its escalations (trigger
 message, matched symptoms with their text, contact name and details, treatment date), the
-text of staff notes and replies on their trail, photos, and any key of a delivered outbox
-payload beyond ids and levels. Kept: escalation rows with ids, channel, level, reason,
+text of staff notes and replies on their trail, photos, any key of a delivered outbox
+payload beyond ids and levels, and the conversation's dead letters in the spool. Kept: escalation rows with ids, channel, level, reason,
 status, assignee, outcome and timestamps (statistics still work), the rest of their trail,
 and the stub in `data_deletions`.
 
@@ -26,6 +26,7 @@ from typing import List, Optional
 from sqlalchemy import and_, delete, exists, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.resilience.spool import purge_dead_letters
 from bot.storage.db import transaction
 from bot.storage.models import (DataDeletion, Escalation, EscalationAttachment, EscalationEvent, OutboxMessage,
                                 ServedAnswer, UnansweredQuestion, utcnow)
@@ -190,6 +191,7 @@ def request_deletion(url: str, conversation_id: str) -> int:
         stub_id, cutoff = stub.id, stub.requested_at
         stub.cutoff_at = cutoff
     purge(url, conversation_id, cutoff, PATIENT_REQUEST, stub_id)
+    purge_dead_letters(sender=conversation_id)
     return stub_id
 
 
@@ -217,6 +219,13 @@ def sweep(url: str, now: dt.datetime | None = None) -> int:
                                              DataDeletion.requested_at < now - SWEEP_FOR)
                   .values(completed_at=now).execution_options(synchronize_session=False))
     return removed
+
+
+def deleted_at_patient_request(url: str, conversation_id: str) -> bool:
+    """The patient asked to delete this conversation: its web chat token no longer opens it."""
+    with transaction(url) as s:
+        return s.scalar(select(DataDeletion.id).where(DataDeletion.conversation_id == conversation_id,
+                                                      DataDeletion.reason == PATIENT_REQUEST).limit(1)) is not None
 
 
 def stubs(url: str, conversation_id: Optional[str] = None) -> List[DataDeletion]:

@@ -32,6 +32,7 @@ from sqlalchemy import text, func, select, update
 from bot.escalation.store import OPEN_STATUSES
 from bot.privacy.deletion import (PURGE_ACTION, RETENTION, Purged, escalation_levels, has_personal_fields,
                                   has_tracker_store, lock_conversation, purge_content, unpurged_text)
+from bot.resilience.spool import purge_dead_letters
 from bot.storage.db import transaction
 from bot.storage.models import (DataDeletion, Escalation, EscalationAttachment, EscalationEvent, ServedAnswer,
                                 TelegramUpdate, UnansweredQuestion, utcnow)
@@ -49,6 +50,7 @@ class RetentionResult:
     purged: Dict[str, Purged] = field(default_factory=dict)  # conversation id -> what was removed
     kept_open: Dict[str, List[int]] = field(default_factory=dict)  # conversation id -> open escalation ids
     telegram_updates: int = 0  # unprocessed Telegram updates past the period whose payload was dropped
+    dead_letters: int = 0  # spool items set aside before the cutoff, deleted
     more: bool = False  # the batch was full: more conversations are due
 
 
@@ -202,6 +204,8 @@ def purge_expired(url: str, retention_days: int, now: Optional[dt.datetime] = No
     result = RetentionResult(cutoff=now - dt.timedelta(days=retention_days))
     due, result.kept_open, tracker_store = due_conversations(url, result.cutoff)
     result.telegram_updates = _expire_telegram_updates(url, result.cutoff, now)
+    result.dead_letters = purge_dead_letters(set_aside_before=result.cutoff.replace(
+        tzinfo=dt.timezone.utc).timestamp())
     for conversation_id in due[:limit]:
         try:
             outcome, detail = _purge_one(url, conversation_id, result.cutoff, now, tracker_store)
@@ -241,6 +245,9 @@ class RetentionJob:
         if result.purged:
             logger.info("retention: purged %d conversation(s) with no activity for %d days (audit stubs in "
                         "data_deletions)%s", len(result.purged), self.days, "; more to do" if result.more else "")
+        if result.dead_letters:
+            logger.info("retention: deleted %d dead letter(s) set aside before the retention period",
+                        result.dead_letters)
         if result.telegram_updates:
             logger.info("retention: dropped the payload of %d Telegram update(s) never processed",
                         result.telegram_updates)

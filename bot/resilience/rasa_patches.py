@@ -175,12 +175,14 @@ async def _save(self: FailSafeTrackerStore, tracker: DialogueStateTracker) -> No
 
 # Rasa's SQL tracker store engine: check a pooled connection before use (so the first
 # message after a database restart is not refused on a dead connection) and, on PostgreSQL,
-# give up connecting after 5 s instead of hanging the event loop.
+# give up connecting after 5 s instead of hanging the event loop; on every database, keep the
+# parameters of a failed statement (message texts) out of the error text that gets logged.
 _original_engine_kwargs = rasa_tracker_store.create_engine_kwargs
 
 
 def _engine_kwargs(url):
     kwargs = dict(_original_engine_kwargs(url))
+    kwargs["hide_parameters"] = True
     if rasa_tracker_store.is_postgresql_url(url):
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "connect_timeout": 5}

@@ -116,6 +116,7 @@ class Spool:
         target.mkdir(parents=True, exist_ok=True, mode=0o700)
         dest = target / claimed.name.split(".claimed-")[0]
         os.replace(claimed, dest)
+        os.utime(dest)  # when it was set aside: retention counts from here
         return dest
 
     def __len__(self) -> int:
@@ -123,6 +124,26 @@ class Spool:
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.items())
+
+
+def purge_dead_letters(sender: Optional[str] = None, set_aside_before: Optional[float] = None,
+                       root: Optional[Path] = None) -> int:
+    """Delete dead letters (they hold message texts and whole trackers) of one conversation,
+    or those set aside before an epoch time; returns how many. For a patient's deletion
+    request and for the retention job: nothing outlives them here either."""
+    key = key_of(sender) if sender is not None else None
+    removed = 0
+    for path in (root or spool_root()).glob("dead-*/*.json"):
+        if key is not None and key not in path.name:
+            continue
+        try:
+            if set_aside_before is not None and path.stat().st_mtime >= set_aside_before:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
 
 
 def _alive(pid: int) -> bool:

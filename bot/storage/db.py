@@ -26,6 +26,8 @@ def get_engine(url: str) -> Engine:
 
 
 def _create_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's error text (which rasa_sdk and we log) would
+    # otherwise end with its parameters - patient names, contacts, message texts.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,7 +41,8 @@ def _create_engine(url: str) -> Engine:
         # message in the profile. Pooled connections are handed to one thread at a time.
         pooled = {"poolclass": QueuePool, "pool_size": 5, "max_overflow": 10} if parsed.database not in (
             None, "", ":memory:") else {}
-        engine = create_engine(url, future=True, **pooled, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, future=True, hide_parameters=True, **pooled,
+                               connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -51,7 +54,7 @@ def _create_engine(url: str) -> Engine:
         return engine
     # A database that does not answer must fail a request in seconds, not hang it.
     connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
-    return create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 def session_factory(url: str) -> sessionmaker:

@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
                         String, Text, false, text)
-from sqlalchemy.orm import declarative_base
+from sqlalchemy.orm import declarative_base, deferred
 
 Base = declarative_base()
 
@@ -162,7 +162,9 @@ class EscalationAttachment(Base):
     escalation_id = Column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True)
     content_type = Column(String(64), nullable=False)
     size = Column(Integer, nullable=False)
-    data = Column(LargeBinary, nullable=False)
+    # Up to 5 MB each: loaded only when asked for (the console's photo route), never by a
+    # query that lists or counts attachments.
+    data = deferred(Column(LargeBinary, nullable=False))
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 

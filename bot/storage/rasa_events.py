@@ -17,6 +17,17 @@ events_table = Table(
 )
 
 
+def message_events(url: str, conversation_id: str) -> List[Dict[str, Any]]:
+    """The stored user and bot events of a conversation (every session), oldest first, as
+    Rasa serialised them. A database error is raised, not hidden."""
+    with transaction(url) as s:
+        rows = s.execute(select(events_table.c.data)
+                         .where(events_table.c.sender_id == conversation_id,
+                                events_table.c.type_name.in_(("user", "bot")))
+                         .order_by(events_table.c.id)).scalars().all()
+    return [json.loads(data) for data in rows]
+
+
 def transcript(url: str, conversation_id: str) -> List[Dict[str, Any]]:
     """User and bot messages of a conversation, oldest first, with the triage level of each
     user message (from its parse result)."""

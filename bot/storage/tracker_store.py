@@ -97,7 +97,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # file database (NullPool); keeping a few open saves that on every read and save.
             self.engine.dispose()
             self.engine = sa.create_engine(self.engine.url, poolclass=sa.pool.QueuePool, pool_size=5,
-                                           connect_args={"check_same_thread": False})
+                                           hide_parameters=True, connect_args={"check_same_thread": False})
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._capacity = max(0, default_cache_size() if cache_size is None else int(cache_size))
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()

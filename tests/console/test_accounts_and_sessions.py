@@ -46,7 +46,7 @@ def test_authenticate_and_slow_down_after_failures(url):
     accounts.create_user(url, "joe", "a-long-enough-password")
     staff, problem = accounts.authenticate(url, "joe", "a-long-enough-password")
     assert staff.username == "joe" and problem is None
-    assert accounts.authenticate(url, "nobody", "whatever-password") == (None, "invalid")
+    assert accounts.authenticate(url, "nobody", "whatever-password") == (None, "unknown")
     now = utcnow()
     for _ in range(accounts.FREE_ATTEMPTS):
         assert accounts.authenticate(url, "joe", "wrong-password", now=now) == (None, "invalid")

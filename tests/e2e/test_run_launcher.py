@@ -85,6 +85,8 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
 @pytest.mark.parametrize("setting, expected", [
     ({"STAFF_NOTIFIERS": "log,webhook"}, "STAFF_WEBHOOK_URL"),
     ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
+    ({"MAX_PHOTOS_PER_ESCALATION": "lots"}, "MAX_PHOTOS_PER_ESCALATION"),
+    ({"HISTORY_BURST": "-1"}, "HISTORY_BURST"),
 ])
 def test_a_setting_the_worker_would_refuse_stops_the_start_with_a_message(tmp_path, setting, expected):
     env = project_env(DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", LOG_DIR=str(tmp_path / "logs"),

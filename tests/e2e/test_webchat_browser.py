@@ -146,3 +146,24 @@ def test_greeting_wrapped_and_two_questions_in_the_browser(live, chromium, kb):
     wait_for_bot(page, kb.get("recovery_downtime").answer[:60])
     wait_for_bot(page, kb.get("aftercare_smoking_alcohol").answer[:60])
     page.close()
+
+
+def test_after_deleting_the_conversation_the_page_starts_a_new_one_and_loses_nothing(live, chromium, kb):
+    page = chromium.new_page()
+    page.goto(live.chat_page)
+    box = page.get_by_label("Your message")
+    box.fill("please delete my data")
+    box.press("Enter")
+    wait_for_bot(page, "delete this conversation")
+    old_token = page.evaluate("localStorage.getItem('clinic-chat-token')")
+    page.get_by_role("button", name="Yes").last.click()
+    wait_for_bot(page, "being deleted now")
+    # The token is revoked: this message is refused by the server, handed back, and sent again
+    # by the page in a new conversation, where it is answered.
+    box.fill("is it ok to drink alcohol after my treatment?")
+    box.press("Enter")
+    wait_for_bot(page, kb.get("aftercare_smoking_alcohol").answer[:60])
+    assert page.evaluate("localStorage.getItem('clinic-chat-token')") not in (None, old_token)
+    users = page.locator(".cw-user").all_inner_texts()
+    assert len(users) == 1 and "drink alcohol" in users[0]  # the new conversation shows only it
+    page.close()

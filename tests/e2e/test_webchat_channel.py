@@ -100,3 +100,122 @@ def test_both_channels_serve_the_same_assistant(live, kb):
                                                        Escalation.conversation_id.like("web-%"))))
     by_channel = {r.channel: r for r in rows if r.conversation_id == str(chat) or r.channel == "webchat"}
     assert by_channel["telegram"].level == by_channel["webchat"].level == "urgent"
+
+
+def test_a_token_stops_working_once_its_conversation_is_deleted(live):
+    """After "delete my data", whoever holds the token (a shared computer, a copied link) can
+    neither resume the conversation nor read or write it: the open socket is told the session
+    ended (with its unsent message, so nothing typed is lost), a new connection is refused,
+    and the page gets a new, empty conversation."""
+    token = new_token(live)["token"]
+    conversation = webchat_client.conversation_of(token)
+
+    async def delete_then_write():
+        import socketio
+
+        client = socketio.AsyncClient()
+        got, ended = [], asyncio.Event()
+        ended_with = {}
+        client.on("bot_uttered", lambda data: got.append(data.get("text") or ""))
+
+        def on_ended(data):
+            ended_with.update(data or {})
+            ended.set()
+
+        client.on("session_ended", on_ended)
+        await client.connect(live.rasa_url, auth={"token": token}, socketio_path="/socket.io",
+                             transports=["polling"])
+        await client.emit("user_uttered", {"message": "please delete my data"})
+        while not any("delete" in t.lower() for t in got):
+            await asyncio.sleep(0.05)
+        asked = len(got)
+        await client.emit("user_uttered", {"message": "yes"})
+        while len(got) == asked:
+            await asyncio.sleep(0.05)
+        await client.emit("user_uttered", {"message": "one more thing after deleting"})
+        await asyncio.wait_for(ended.wait(), 60)
+        await client.eio.disconnect(abort=True)
+        return ended_with
+
+    ended_with = asyncio.run(asyncio.wait_for(delete_then_write(), 180))
+    assert ended_with.get("message") == "one more thing after deleting"
+
+    again = new_token(live, token)
+    assert again["resumed"] is False and webchat_client.conversation_of(again["token"]) != conversation
+    assert socketio_connect_answer(live, {"token": token}).startswith("44")  # refused
+    # The new conversation starts empty.
+    _, past = asyncio.run(webchat_client.converse(live.rasa_url, again["token"], []))
+    assert past == []
+
+
+def test_a_flood_of_history_requests_is_refused_and_others_are_still_served(live):
+    """One anonymous socket asking for its history in a loop: past its limit the requests are
+    refused (told once), and meanwhile another patient's warning sign is answered and
+    escalated. How long the other patient waits is measured by `make bench`, not here."""
+    from tests.e2e.channel_clients import escalations, wait_for
+
+    flood_token = new_token(live)["token"]
+    asyncio.run(converse(live, flood_token, ["what are exosomes?"]))
+    patient_token = new_token(live)["token"]
+    patient = webchat_client.conversation_of(patient_token)
+    requests = 300
+
+    async def flood_and_report():
+        import websockets
+
+        # Engine.IO 4 / Socket.IO 5 spoken over a plain websocket: one frame per request, as a
+        # hostile script would send them (the project's socket.io client batches over polling,
+        # and its websocket transport needs a newer aiohttp than Rasa allows).
+        ws_url = live.rasa_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        served, refused = [], []
+        async with websockets.connect(ws_url, max_size=None) as ws:
+            assert (await ws.recv()).startswith("0")  # Engine.IO open
+            await ws.send("40" + json.dumps({"token": flood_token}))
+            assert (await ws.recv()).startswith("40")  # Socket.IO connect accepted
+
+            async def read_answers():
+                while True:
+                    frame = await ws.recv()
+                    if frame == "2":
+                        await ws.send("3")  # pong
+                    elif frame.startswith('42["history"'):
+                        answer = json.loads(frame[2:])[1]
+                        (served if "messages" in answer else refused).append(answer)
+
+            reader = asyncio.create_task(read_answers())
+            for _ in range(requests):
+                await ws.send('42["history_request"]')
+            turns, _ = await webchat_client.converse_turns(
+                live.rasa_url, patient_token,
+                ["I had my injections yesterday and now I have a fever and the redness is spreading"],
+                max_wait=120, until=lambda texts: any("clinic" in t.lower() for t in texts))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 120
+            while not refused and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            reader.cancel()
+        return served, refused, turns
+
+    served, refused, turns = asyncio.run(flood_and_report())
+    assert refused and refused[0].get("unavailable") and refused[0].get("reason") == "rate_limited"
+    assert len(served) <= 10, f"{len(served)} of {requests} history requests were served"
+    assert turns[0], "the other patient got no reply during the flood"
+    assert wait_for(lambda: any(e.reason == "symptoms" for e in escalations(live, patient)), 60)
+
+
+def test_a_flood_of_readiness_probes_asks_the_database_once_per_second(live):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    def probe(_):
+        with urllib.request.urlopen(f"{live.rasa_url}/webhooks/health/ready", timeout=60) as r:
+            return r.status, json.loads(r.read())
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(probe, range(160)))
+    elapsed = time.monotonic() - began
+    assert all(status == 200 and body["database"] == "ok" for status, body in answers)
+    # Each distinct `checked_at` is one database check; at most one per second (+1 at each end).
+    checks = {body["checked_at"] for _, body in answers}
+    assert len(checks) <= elapsed + 2, (len(checks), elapsed)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.storage.db import dispose_all, transaction
 from bot.storage.models import Escalation
+from tests.e2e.channel_clients import wait_for
 from tests.webchat_client import chat, conversation_of, converse, new_token
 
 pytestmark = pytest.mark.slow
@@ -23,6 +24,8 @@ def test_database_down_fails_closed_then_everything_is_replayed(stack):
 
     stack.postgres.stop()
     try:
+        # The readiness check reuses its answer for up to a second (bot/channels/health.py).
+        assert wait_for(lambda: stack.ready()[0] == 503, 30)
         status, body = stack.ready()
         assert status == 503 and json.loads(body)["database"] == "unavailable"
         texts = chat(stack.rasa_url, token, ["there is pus at the injection sites and I feel feverish"])

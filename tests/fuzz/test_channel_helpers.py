@@ -17,7 +17,7 @@ from bot.escalation import details
 from bot.triage.timing import days_since_treatment
 from tests.fuzz.strategies import any_char, fuzz_settings, json_value, message_text, raw_body
 
-REASONS = {"name_empty", "name_invalid", "contact_invalid", "date_invalid", "date_future", "date_too_old"}
+REASONS = {"name_empty", "name_invalid", "contact_invalid", "contact_too_long", "date_invalid", "date_future", "date_too_old"}
 dates_and_numbers = st.one_of(message_text, st.from_regex(
     r"\A(day \d{1,4}|\d{1,4}[/.-]\d{1,4}[/.-]\d{1,6}|\d{1,3} (days|weeks) ago|[+]?[\d ()-]{0,24}|"
     r"\d{1,2}(st|nd|rd|th)? of [a-z]{3,9}|[a-z]{3,9} \d{1,2})\Z"))
@@ -31,6 +31,7 @@ def test_details_parsers_answer_a_value_or_a_known_reason(text):
                           details.parse_treatment_date(text, today)):
         assert (value is None) != (reason is None)
         assert reason is None or reason in REASONS
+        assert value is None or len(value) <= 255  # fits its column (bot/storage/models.py)
     date, _ = details.parse_treatment_date(text, today)
     if date is not None:
         assert dt.date.fromisoformat(date) <= today  # never a date in the future

@@ -22,6 +22,25 @@ def test_production_refuses_a_missing_or_short_secret(monkeypatch, value):
     assert get_secret("WEBCHAT_SECRET") == "x" * MIN_LENGTH
 
 
+def test_production_refuses_a_short_optional_secret_but_runs_without_one(monkeypatch):
+    """A secret that turns an optional part on: absent is fine, short is refused like any other
+    (the deployment's Rasa command checks the Telegram channel's this way: deploy/rasa_server.py)."""
+    from bot.secrets import optional_secret
+
+    name = "TELEGRAM_WEBHOOK_SECRET"
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.delenv(name, raising=False)
+    assert optional_secret(name) == ""
+    monkeypatch.setenv(name, "short-secret")
+    with pytest.raises(SecretError, match=name):
+        optional_secret(name)
+    monkeypatch.setenv(name, "x" * MIN_LENGTH)
+    assert optional_secret(name) == "x" * MIN_LENGTH
+    monkeypatch.setenv("CLINIC_ENV", "development")
+    monkeypatch.setenv(name, "short-secret")
+    assert optional_secret(name) == "short-secret"
+
+
 def test_the_rasa_server_refuses_to_start_in_production_without_the_secret():
     env = project_env(CLINIC_ENV="production", WEBCHAT_SECRET="")
     code = ("import os; os.environ.pop('WEBCHAT_SECRET', None)\n"

@@ -138,6 +138,16 @@
           typingTimer = setTimeout(function () { typing.hidden = true; }, 700);
         });
         socket.on("connect_error", function () { unreachable(); });
+        // The patient deleted this conversation: its token is revoked. Start a new one, and
+        // send there what the server refused, so nothing typed is lost.
+        socket.on("session_ended", function (m) {
+          ready = false;
+          if (m && m.message) pending.push({ payload: m.message, shown: m.message });
+          localStorage.removeItem(TOKEN_KEY);
+          var old = socket; socket = null;
+          old.off(); old.disconnect();
+          connect();
+        });
       })
       .catch(function () { socket = null; unreachable(); setTimeout(connect, 5000); });
   }
