@@ -49,7 +49,6 @@ class SharedCheck:
         self._answer: Optional[bool] = None
         self._at = float("-inf")
         self.checked_at = 0.0  # wall time of the answer, for the response body
-        self.runs = 0
 
     async def database_ok(self) -> bool:
         if self._lock is None:
@@ -57,7 +56,6 @@ class SharedCheck:
         async with self._lock:  # waiters then find the fresh answer and do not ask again
             if self._answer is not None and self.clock() - self._at < self.ttl:
                 return self._answer
-            self.runs += 1
             loop = asyncio.get_running_loop()
             try:
                 answer = await asyncio.wait_for(loop.run_in_executor(None, self.check), CHECK_TIMEOUT)

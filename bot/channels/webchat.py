@@ -19,7 +19,6 @@ import asyncio
 import logging
 import os
 import uuid
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
