@@ -16,10 +16,11 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install lock generate validate train run test eval tune telegram bench soak fuzz clean
+.PHONY: help install lock generate validate train run check test eval tune telegram bench soak fuzz clean
 
 help:
 	@echo "make run       install what is missing, train if stale, start the assistant on localhost"
+	@echo "make check     the fast tests, for the edit-test loop: no trained model, no servers (about 4 min)"
 	@echo "make test      install what is missing and run every test"
 	@echo "make validate  check the knowledge base and Rasa's training data"
 	@echo "make train     retrain the model if its inputs changed"
@@ -65,8 +66,10 @@ generate: install web/static/vendor/socket.io.min.js
 web/static/vendor/socket.io.min.js: web/package.json web/package-lock.json scripts/build-web.sh
 	bash scripts/build-web.sh
 
+# KNOWLEDGE=DIR also checks an export of the published set (python -m bot.knowledge export DIR).
 validate: generate
 	$(PY) -m bot.knowledge check
+	$(if $(KNOWLEDGE),$(PY) -m bot.knowledge check $(KNOWLEDGE))
 	$(PY) -m rasa data validate --domain domain --data data --config config.yml --fail-on-warnings
 
 train: generate
@@ -75,11 +78,20 @@ train: generate
 run: train
 	$(PY) -m bot.run
 
+# The tiers are pytest markers (pytest.ini, set in tests/conftest.py): `check` leaves out what
+# starts the trained assistant, a server from scripts/ or a browser; `test` runs every tier.
+check: generate
+	bash scripts/test.sh -q -m "not slow and not postgres and not servers and not browser"
+
+# Every test, then the conversation tests again with bot/rasa_ext's speed changes off: the
+# assistant must behave identically without them, only slower.
+SPEED_OFF_TESTS := tests/e2e/test_conversation.py tests/e2e/test_triage_conversation.py tests/unit/test_rasa_ext_pins.py
 test: train
 	bash scripts/test.sh
+	CLINIC_SPEEDUPS=off bash scripts/test.sh -q $(SPEED_OFF_TESTS)
 
 # Without CASES: the dev set and every set in tests/eval/sets.yml, in one assistant, with the
-# regression gate (README "Evaluation"); with CASES: that one file.
+# regression gate (docs/evaluation.md); with CASES: that one file.
 eval: train
 ifeq ($(origin CASES), command line)
 	$(PY) -m bot.eval $(CASES) --out $(OUT)
@@ -93,14 +105,14 @@ telegram: install
 	$(PY) -m bot.channels.telegram_polling
 
 # Our assistant against stock Rasa on this machine (about 20 minutes; BENCH_ARGS=--skip-train reuses
-# the trained benchmark models; see README "Performance"), then other patients' wait during a web
+# the trained benchmark models; see docs/performance.md), then other patients' wait during a web
 # chat history flood (reports/history-flood.md).
 bench: train
 	$(PY) -m bot.bench $(BENCH_ARGS)
 	$(PY) -m bot.bench.history_flood
 
 # Mixed traffic for SOAK_SECONDS (default 600) against the whole assistant; fails on any error,
-# lost or duplicated escalation, error in the logs, or memory growth (README "Reliability").
+# lost or duplicated escalation, error in the logs, or memory growth (docs/reliability.md "Soak").
 SOAK_SECONDS ?= 600
 soak: train
 	$(PY) -m bot.soak --seconds $(SOAK_SECONDS)

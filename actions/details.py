@@ -13,9 +13,10 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.services import escalations, say, selector
-from bot.escalation.details import (SKIPPED, parse_contact, parse_name, parse_treatment_date,
-                                    wants_to_skip, wants_to_stop)
+from actions.services import clinic, escalations, say, selector
+from bot.clinic import details_reply_key
+from bot.escalation.details import (SKIPPED, is_phone_number, parse_contact, parse_name,
+                                    parse_treatment_date, wants_to_skip, wants_to_stop)
 
 FORM = "escalation_details_form"
 SLOTS = ("contact_name", "contact", "treatment_date")
@@ -117,7 +118,13 @@ class ActionSaveEscalationDetails(Action):
         if esc is not None and given:
             store.add_details(esc.id, **given)
         stopped = wants_to_stop((tracker.latest_message or {}).get("text") or "")
-        say(dispatcher, "details_saved" if given and not stopped else "details_stopped", label="details")
+        if given and not stopped:
+            # No escalation found (the database is down): no call back is promised either.
+            level = esc.level if esc is not None else None
+            key = details_reply_key(clinic(), level, is_phone_number(given.get("contact")))
+        else:
+            key = "details_stopped"
+        say(dispatcher, key, label="details")
         return []
 
 

@@ -16,6 +16,8 @@ from actions.details import details_missing
 from actions.knowledge import send_entry, serve
 from actions.services import (channel_of, clinic, escalate, knowledge_base, say, selector,
                               yes_no_buttons)
+from bot.clinic import urgent_reply_key
+from bot.escalation.details import staff_can_reach
 from bot.knowledge.serving import Decision
 from bot.escalation.levels import ESCALATING_LEVELS, more_serious
 from bot.escalation.store import symptom_records
@@ -101,6 +103,13 @@ def treated_earlier(tracker: Tracker) -> bool:
     return any(((e.get("parse_data") or {}).get("triage") or {}).get("treated") for e in users)
 
 
+def patient_reachable(tracker: Tracker) -> bool:
+    """Whether staff can get in touch with this patient soon. Read from the conversation (its
+    channel, the phone number slot of the details form), never the database: the urgent reply
+    must go out even when the database is down."""
+    return staff_can_reach(channel_of(tracker), tracker.get_slot("contact"))
+
+
 class ActionTriageResponse(Action):
     def name(self) -> Text:
         return "action_triage_response"
@@ -147,8 +156,8 @@ class ActionTriageResponse(Action):
             say(dispatcher, "triage_emergency", label="triage", triage_level=level)
             say(dispatcher, "triage_emergency_staff", label="triage", triage_level=level)
         elif level == "urgent":
-            key = "triage_urgent_open" if clinic().is_open() else "triage_urgent_closed"
-            say(dispatcher, key, label="triage", triage_level=level)
+            say(dispatcher, urgent_reply_key(clinic(), patient_reachable(tracker)), label="triage",
+                triage_level=level)
             say(dispatcher, "triage_meanwhile", label="triage", triage_level=level)
             events += self._serve(dispatcher, tracker, "when_to_report", level)
             events += self._answer_question_too(dispatcher, tracker, message, escalating=True)

@@ -66,7 +66,7 @@ def train(force: bool = False) -> bool:
         return False
     digest = inputs_hash()
     paths.MODELS_DIR.mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", "data",
+    cmd = [sys.executable, "-m", "bot.serve.rasa_cli", "train", "--domain", "domain", "--data", "data",
            "--config", "config.yml", "--out", str(paths.MODELS_DIR),
            "--fixed-model-name", "assistant"]
     subprocess.run(cmd, cwd=paths.ROOT, check=True)

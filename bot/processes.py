@@ -44,14 +44,27 @@ def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None,
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop_all([proc], timeout)
+
+
+def stop_all(procs: List[subprocess.Popen], timeout: float = 15) -> List[subprocess.Popen]:
+    """One SIGTERM to each, then wait for them together; what is left at the deadline is
+    killed, and returned. Every server here (Sanic, uvicorn, the worker) stops gracefully on
+    SIGTERM, and a process still importing ends quietly, where SIGINT would print a
+    KeyboardInterrupt traceback; a second signal would cut a graceful stop short."""
+    running = [p for p in procs if p.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    killed = []
+    for proc in running:
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+            killed.append(proc)
+    return killed
 
 
 # The shared secret the Rasa server sends the action server (endpoints.yml headers): one per
@@ -82,7 +95,7 @@ def action_server(database_url: str, port: Optional[int] = None, log_path: Optio
     port = port or free_port()
     env = project_env(DATABASE_URL=database_url, SANIC_HOST="127.0.0.1", **(extra_env or {}))
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    cmd: List[str] = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    cmd: List[str] = [sys.executable, "-m", "bot.serve.action_server", "--actions", "actions", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout, proc)
@@ -110,7 +123,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-LAUNCHED = {"rasa": ("bot.rasa_hardening run", " rasa run"), "actions": ("rasa_sdk",), "worker": ("bot.worker",),
+LAUNCHED = {"rasa": ("bot.serve.rasa_cli run", " rasa run"), "actions": ("bot.serve.action_server",), "worker": ("bot.worker",),
             "console": ("bot.console",)}
 
 

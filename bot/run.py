@@ -5,7 +5,10 @@ worker and the staff console, each bound to 127.0.0.1, and prints where to open 
 A process that dies is started again (its state is in the database, so conversations carry
 on where they were); one that keeps dying (more than RESTART_LIMIT times within a minute) is
 retried once a minute with a pointer to its log, and never takes the others down: a broken
-console must not stop patients getting answers. Ctrl-C or SIGTERM stops everything cleanly.
+console must not stop patients getting answers. Ctrl-C or SIGTERM stops everything cleanly
+(exit code 0): the children run in sessions of their own, so a terminal's Ctrl-C reaches only
+this launcher, which stops each child once (SIGTERM) and waits for it (a second signal would
+cut a child's own shutdown short, as it did the console's).
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ from bot import paths
 from bot.logging_setup import configure_logging
 from bot.model import verified_model
 from bot.channels.rate_limit import history_limiter, limiter
+from bot.clinic import load_at_start
 from bot.escalation.store import max_photos
 from bot.notify.factory import build_notifiers
-from bot.processes import project_env, stop, wait_http
+from bot.processes import project_env, stop_all, wait_http
 from bot.settings import Settings, SettingsError
 from bot.storage.db import upgrade
 
@@ -45,8 +49,9 @@ def main() -> int:
     try:
         # What the worker or a channel would refuse, said before anything starts: a bad
         # retention value, a staff notifier without its settings (its alerts would never be
-        # delivered), or a bad limit.
+        # delivered), a bad limit, or (in production) placeholders in clinic.yml.
         settings.retention_days
+        load_at_start()
         build_notifiers(settings.notifiers)
         max_photos()
         limiter(), history_limiter()
@@ -71,19 +76,20 @@ def main() -> int:
         log = open(logs / f"{name}.log", "ab")
         try:
             procs[name] = (cmd, subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=log,
-                                                 stderr=subprocess.STDOUT))
+                                                 stderr=subprocess.STDOUT, start_new_session=True))
         finally:
             log.close()  # the child has its own copy
         return procs[name][1]
 
     py = sys.executable
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    # Ctrl-C stops everything even when started from a shell that ignores SIGINT (`cmd &`).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Both only ask the loop below to stop, so no KeyboardInterrupt lands half-way through
+    # starting or stopping a child; Ctrl-C works even from a shell that ignores SIGINT (`cmd &`).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
     try:
-        actions = start("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(ACTION_PORT)])
-        rasa = start("rasa", [py, "-m", "bot.rasa_hardening", "run", "--model", str(model), "--endpoints", "endpoints.yml",
+        actions = start("actions", [py, "-m", "bot.serve.action_server", "--actions", "actions", "--port", str(ACTION_PORT)])
+        rasa = start("rasa", [py, "-m", "bot.serve.rasa_cli", "run", "--model", str(model), "--endpoints", "endpoints.yml",
                               "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
                               "--enable-api", "--auth-token", token,
                               *[arg for origin in _origins() for arg in ("--cors", origin)]])
@@ -116,11 +122,16 @@ def main() -> int:
                     restarts[name].append(now)
                     start(name, cmd)
             stopped.wait(0.5)
-    except (KeyboardInterrupt, InterruptedError):
-        print("\nstopping ...")
+    except InterruptedError:  # stopped while still starting
+        pass
     finally:
-        for _, proc in reversed(list(procs.values())):
-            stop(proc)
+        if stopped.is_set():
+            print("\nstopping ...", flush=True)
+        killed = stop_all([proc for _, proc in procs.values()])
+        for name, (_, proc) in procs.items():
+            if proc in killed:
+                print(f"{name} did not stop in time and was killed (see {logs}/{name}.log)", flush=True)
+    print("stopped", flush=True)
     return 0
 
 

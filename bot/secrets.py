@@ -10,6 +10,9 @@ from pathlib import Path
 from bot import paths
 
 MIN_LENGTH = 32
+# The header the Rasa server sends ACTION_SERVER_TOKEN in (endpoints.yml), checked by the action
+# server (bot/rasa_ext/safety/action_webhook.py).
+ACTION_TOKEN_HEADER = "X-Action-Token"
 
 
 class SecretError(RuntimeError):

@@ -1,6 +1,6 @@
 """Staff accounts from the command line.
 
-    python -m bot.staff add-user NAME [--role staff|admin] [--password-stdin]
+    python -m bot.staff add-user NAME [--role staff|clinician|admin] [--password-stdin]
 
 The password is asked for twice (or read from standard input with --password-stdin); it is
 stored as an argon2id hash. There is no default account and no default password."""

@@ -4,7 +4,8 @@ the retention period (RETENTION_DAYS, default 365; at start, then hourly).
 
     python -m bot.worker [--once]
 
-A malformed RETENTION_DAYS stops the worker at start (exit code 2) with a message saying what
+A malformed RETENTION_DAYS, or in production placeholders in clinic.yml (the safety net
+quotes its contact lines), stops the worker at start (exit code 2) with a message saying what
 is valid.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import sys
 from typing import Optional
 
-from bot.clinic import load_clinic
+from bot.clinic import ClinicConfigError, load_at_start, load_clinic
 from bot.escalation.safety_net import queue_due_safety_nets
 from bot.logging_setup import configure_logging
 from bot.notify.factory import build_notifiers
@@ -83,7 +84,8 @@ def main(argv=None) -> int:
     configure_logging()
     try:
         Settings.from_env().retention_days
-    except SettingsError as exc:
+        load_at_start()
+    except (SettingsError, ClinicConfigError) as exc:
         print(f"bot.worker: not starting: {exc}", file=sys.stderr, flush=True)
         return 2
     return asyncio.run(main_async(args.once, args.interval))

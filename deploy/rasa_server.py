@@ -1,8 +1,8 @@
 """The deployment's Rasa server command, with the API token kept off the command line.
 
-    python -m deploy.rasa_server -m bot.rasa_hardening run ARGS
+    python -m deploy.rasa_server -m bot.serve.rasa_cli run ARGS
 
-runs `python -m bot.rasa_hardening run ARGS --auth-token TOKEN` in this same process, TOKEN
+runs `python -m bot.serve.rasa_cli run ARGS --auth-token TOKEN` in this same process, TOKEN
 being RASA_API_TOKEN from the environment.
 
 Why: Rasa 3.6 takes its API token only as a command-line option (`--auth-token`; no

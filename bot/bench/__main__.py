@@ -34,6 +34,7 @@ BENCH_MODELS = paths.MODELS_DIR / "bench"
 REPORTS = paths.ROOT / "reports"
 SYSTEMS = {"ours": paths.ROOT / "config.yml", "stock Rasa": paths.ROOT / "bench" / "baseline-config.yml"}
 SLUGS = {"ours": "ours", "stock Rasa": "baseline"}  # models/bench/<slug>.tar.gz
+CLIS = {"ours": "bot.serve.rasa_cli", "stock Rasa": "rasa"}  # ours with bot.rasa_ext, as make run
 
 
 @dataclass(frozen=True)
@@ -45,23 +46,23 @@ class Server:
     workers: int = 1
 
 
-# Ours is started as `make run` starts it (bot.rasa_hardening, endpoints.yml), with one worker
+# Ours is started as `make run` starts it (bot.serve.rasa_cli, endpoints.yml), with one worker
 # process and with two (SANIC_WORKERS, one per core here); stock Rasa as `rasa run` starts it.
 SERVERS = {
-    "ours, 1 worker": Server("ours", ("bot.rasa_hardening", "run"), paths.ROOT / "endpoints.yml", 1),
-    "ours, 2 workers": Server("ours", ("bot.rasa_hardening", "run"), paths.ROOT / "endpoints.yml", 2),
+    "ours, 1 worker": Server("ours", ("bot.serve.rasa_cli", "run"), paths.ROOT / "endpoints.yml", 1),
+    "ours, 2 workers": Server("ours", ("bot.serve.rasa_cli", "run"), paths.ROOT / "endpoints.yml", 2),
     "stock Rasa": Server("stock Rasa", ("rasa", "run"), paths.ROOT / "bench" / "baseline-endpoints.yml", 1),
 }
 CONCURRENCY = (1, 10, 50)
 PROBE = "can I take ibuprofen after the treatment?"
 
 
-def train(name: str, config: Path, cache: Path) -> float:
-    """Full training on an empty cache; returns seconds."""
+def train(name: str, config: Path, cache: Path, cli: str = "rasa") -> float:
+    """Full training on an empty cache with `python -m CLI train`; returns seconds."""
     BENCH_MODELS.mkdir(parents=True, exist_ok=True)
     env = project_env(RASA_CACHE_DIRECTORY=str(cache))
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", "data",
+    subprocess.run([sys.executable, "-m", cli, "train", "--domain", "domain", "--data", "data",
                     "--config", str(config), "--out", str(BENCH_MODELS), "--fixed-model-name", name],
                    cwd=paths.ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - began
@@ -165,7 +166,7 @@ def main(argv=None) -> int:
             timing = BENCH_MODELS / f"{slug}.train_seconds"
             if not args.skip_train or not model.exists():
                 print(f"training {name} (fresh cache) ...", flush=True)
-                timing.write_text(f"{train(slug, config, work / f'cache-{slug}'):.1f}\n")
+                timing.write_text(f"{train(slug, config, work / f'cache-{slug}', CLIS[name]):.1f}\n")
             trained[name] = {"train_s": float(timing.read_text()) if timing.exists() else None}
         with action_server(database_url, log_path=work / "actions.log",
                            extra_env={"SPOOL_DIR": str(work / "spool")}) as action_url:

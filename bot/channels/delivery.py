@@ -20,7 +20,7 @@ from bot.channels.pause import deliver_unless_paused
 from bot.channels.rate_limit import limiter
 from bot.replies import replies
 from bot.resilience import fallback, replay
-from bot.resilience.rasa_patches import TrackerStoreUnavailable
+from bot.resilience.tracker_spool import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -104,4 +104,10 @@ class HealthInput(InputChannel):
             if task is not None:
                 task.cancel()
 
+        @bp.listener("after_server_stop")
+        async def close_action_server_connections(app, loop):  # noqa: ANN001
+            from bot import rasa_ext
+
+            await rasa_ext.close_connections()
+
         return bp

@@ -11,8 +11,8 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
-from bot.console.review import conversation_paused
 from bot.escalation.levels import ESCALATING_LEVELS
+from bot.escalation.store import conversation_paused
 from bot.settings import Settings
 
 

@@ -160,7 +160,7 @@ class TelegramInput(InputChannel):
         # One clear start-up error; the rest of the assistant (web chat) keeps running.
         if not token or not secret:
             self.problem = ("Telegram channel disabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET "
-                            "(see README 'Connecting a Telegram bot')")
+                            "(see docs/channels.md 'Connecting a Telegram bot')")
         else:
             try:
                 self.max_photos = max_photos()

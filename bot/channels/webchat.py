@@ -34,7 +34,7 @@ from bot.channels.delivery import deliver
 from bot.channels.rate_limit import history_limiter
 from bot.privacy.deletion import deleted_at_patient_request
 from bot.resilience import replay
-from bot.resilience.rasa_patches import TRACKERS
+from bot.resilience.tracker_spool import TRACKERS
 from bot.resilience.spool import Spool
 from bot.secrets import get_secret
 from bot.settings import Settings

@@ -154,9 +154,3 @@ def audit_entries(url: str, limit: int = 500) -> List[AuditEntry]:
     with transaction(url) as s:
         return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
 
-
-def conversation_paused(url: str, conversation_id: str) -> bool:
-    with transaction(url) as s:
-        return bool(s.scalar(select(func.count()).select_from(Escalation).where(
-            Escalation.conversation_id == conversation_id, Escalation.assistant_paused.is_(True),
-            Escalation.status != "resolved")))

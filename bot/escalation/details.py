@@ -15,6 +15,10 @@ _STOP = re.compile(r"^\s*(stop|cancel|quit|enough|forget it|no more questions)\W
 # RFC 5321's limit, below the 255 of the column it is stored in.
 MAX_EMAIL_CHARS = 254
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[a-z]{2,}$", re.I)
+# A phone number as parse_contact keeps it: digits, with an optional leading "+".
+_PHONE = re.compile(r"\+?\d{7,15}")
+# Channels on which staff can message the patient back (the console's replies reach them there).
+MESSAGE_BACK_CHANNELS = frozenset({"telegram"})
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 Result = Tuple[Optional[str], Optional[str]]
@@ -47,9 +51,21 @@ def parse_contact(text: str) -> Result:
             return None, "contact_too_long"
         return value.lower(), None
     digits = re.sub(r"[\s\-().]", "", value)
-    if re.fullmatch(r"\+?\d{7,15}", digits):
+    if _PHONE.fullmatch(digits):
         return digits, None
     return None, "contact_invalid"
+
+
+def is_phone_number(contact: Optional[str]) -> bool:
+    """Whether a kept contact detail (see parse_contact) is a phone number, not an email."""
+    return bool(contact) and bool(_PHONE.fullmatch(str(contact)))
+
+
+def staff_can_reach(channel: str, contact: Optional[str]) -> bool:
+    """Whether staff can get in touch with the patient soon: on a channel where they can
+    message them back, or by calling a phone number the patient gave. An email address is not
+    a way to reach someone within minutes."""
+    return channel in MESSAGE_BACK_CHANNELS or is_phone_number(contact)
 
 
 def parse_treatment_date(text: str, today: Optional[dt.date] = None) -> Result:

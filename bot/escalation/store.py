@@ -241,3 +241,11 @@ def add_attachment(url: str, escalation_id: int, content_type: str, data: bytes,
         s.add(EscalationEvent(escalation_id=escalation_id, actor="patient", action="attachment",
                               detail=f"{content_type}, {len(data)} bytes"))
         return AttachmentResult("ok", row.id)
+
+
+def conversation_paused(url: str, conversation_id: str) -> bool:
+    """Whether staff have taken this conversation over (an open escalation pauses the assistant)."""
+    with transaction(url) as s:
+        return bool(s.scalar(select(func.count()).select_from(Escalation).where(
+            Escalation.conversation_id == conversation_id, Escalation.assistant_paused.is_(True),
+            Escalation.status != "resolved")))

@@ -88,10 +88,9 @@ class AssistantDriver:
         return self.loop.run_until_complete(self.say_async(sender, text, channel, metadata))
 
     def close(self) -> None:
-        from bot import rasa_speedups
+        from bot import rasa_ext
 
-        # The action-server connections Rasa's calls kept open (bot/rasa_speedups.py).
-        self.loop.run_until_complete(rasa_speedups.close_sessions())
+        self.loop.run_until_complete(rasa_ext.close_connections())
         self.loop.close()
 
 
@@ -102,10 +101,12 @@ def running_assistant(model_path: Path, work_dir: Optional[Path] = None,
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
-    from actions.webhook_guard import TOKEN_HEADER
+    from bot import rasa_ext
     from bot.processes import action_server_token
+    from bot.secrets import ACTION_TOKEN_HEADER
     from bot.storage.tracker_store import CachedSQLTrackerStore
 
+    rasa_ext.install_for_rasa()  # as the Rasa server has them: this process runs Rasa
     with tempfile.TemporaryDirectory(prefix="clinic-assistant-") as tmp:
         work = Path(work_dir or tmp)
         url = database_url or f"sqlite:///{work / 'assistant.db'}"
@@ -113,7 +114,7 @@ def running_assistant(model_path: Path, work_dir: Optional[Path] = None,
         with action_server(url, log_path=work / "action-server.log", extra_env=extra_env) as action_url:
             agent = Agent.load(str(model_path), tracker_store=CachedSQLTrackerStore(host=url),
                                action_endpoint=EndpointConfig(url=action_url,
-                                                               headers={TOKEN_HEADER: action_server_token()}))
+                                                               headers={ACTION_TOKEN_HEADER: action_server_token()}))
             driver = AssistantDriver(agent, url)
             try:
                 yield driver

@@ -22,7 +22,7 @@ from bot.eval.figures import figures
 
 MANIFEST = paths.ROOT / "tests" / "eval" / "sets.yml"
 ROLES = ("regression", "blind", "tuning")
-# What a regression set (and the dev set) must hold; README "Evaluation".
+# What a regression set (and the dev set) must hold; docs/evaluation.md "Sets".
 GATE = {"emergency_recall": 1.0, "urgent_recall": 1.0, "false_escalations_max": 0.02, "none_served_entry_max": 0}
 
 

@@ -1,4 +1,4 @@
-"""Build the configured notifiers from the environment (see README "Staff notifications")."""
+"""Build the configured notifiers from the environment (see docs/escalation.md "Staff notifications")."""
 from __future__ import annotations
 
 import os

@@ -1,1 +1,1 @@
-"""Keeping patients safe when a part of the system is down (README "Reliability")."""
+"""Keeping patients safe when a part of the system is down (docs/reliability.md)."""

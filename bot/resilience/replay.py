@@ -18,6 +18,7 @@ from rasa.shared.core.events import UserUttered
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.resilience.spool import Spool
+from bot.resilience.tracker_spool import TRACKERS, TrackerStoreUnavailable, write_spooled
 
 logger = logging.getLogger(__name__)
 MESSAGES = "messages"
@@ -51,8 +52,6 @@ def waiting(sender_id: str) -> bool:
 
 def pending() -> Dict[str, int]:
     """Items waiting (or being replayed) per kind, and items set aside ("dead-...")."""
-    from bot.resilience.rasa_patches import TRACKERS
-
     kinds = (TRACKERS, "escalations", MESSAGES)
     counts = {kind: len(Spool(kind)) for kind in kinds}
     counts.update({f"dead-{kind}": len(Spool(f"dead-{kind}")) for kind in kinds})
@@ -75,7 +74,6 @@ async def flush_once(agent: Any) -> bool:
     more was spooled meanwhile (go round again)."""
     from bot.channels.pause import deliver_unless_paused
     from bot.resilience.escalations import flush_escalations
-    from bot.resilience.rasa_patches import TRACKERS, TrackerStoreUnavailable, _write_spooled
     from bot.settings import Settings
 
     for kind in (TRACKERS, "escalations", MESSAGES):
@@ -93,7 +91,7 @@ async def flush_once(agent: Any) -> bool:
                 trackers.dead_letter(claimed)
                 logger.exception("a spooled tracker could not be read; moved aside")
             continue
-        await _write_spooled(agent.tracker_store, sender)  # raises while the database is down
+        await write_spooled(agent.tracker_store, sender)  # raises while the database is down
 
     s = Settings.from_env()
     # Escalations do not hold back the messages (each message escalates again if it must).

@@ -1,6 +1,6 @@
 """Rasa's SQL tracker store, without re-reading and re-counting the conversation on every turn.
 
-Profiled under load (README "Performance and scale"), Rasa's `SQLTrackerStore` was about 40%
+Profiled under load (docs/performance.md "Round 2"), Rasa's `SQLTrackerStore` was about 40%
 of the Rasa server's time per message: each turn it loads and deserialises every event of
 the session, and each save first counts the stored events (a query with a sub-query) to
 find the new ones. Here the same table, rows and session rules are used, but:

@@ -26,14 +26,20 @@ def shared_engine():
     return TriageEngine()
 
 
-import bot.diet_intents  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
-import bot.rasa_speedups  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
-import bot.rule_matching  # noqa: E402,F401 - loaded with our pipeline, in every Rasa process
-import bot.resilience.rasa_patches  # noqa: E402,F401 - fail closed and safe (README "Reliability")
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class DenialAwareTokenizer(WhitespaceTokenizer):
+    @classmethod
+    def create(cls, config: Dict[Text, Any], *args: Any, **kwargs: Any) -> "DenialAwareTokenizer":
+        # The first component of our pipeline, in training and serving: a process that runs
+        # our model without the safety changes to Rasa (a bare `rasa run`) stops here.
+        from bot import rasa_ext
+
+        if not rasa_ext.safety_installed():
+            raise RuntimeError("Rasa must be started with `python -m bot.serve.rasa_cli` (or call "
+                               "bot.rasa_ext.install_for_rasa() first): the clinic's safety changes "
+                               "to Rasa are not installed")
+        return super().create(config, *args, **kwargs)
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return WhitespaceTokenizer.get_default_config()

@@ -3,7 +3,6 @@ socket.io, Telegram through its webhook), and read the results back through Rasa
 token-protected API and the database."""
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -64,12 +63,3 @@ def escalations(live, conversation):
 def alerts(live, escalation_id):
     with transaction(live.database_url) as s:
         return list(s.scalars(select(OutboxMessage).where(OutboxMessage.escalation_id == escalation_id)))
-
-
-def wait_for(condition, timeout=30.0, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()

@@ -9,11 +9,24 @@ from dataclasses import dataclass
 import pytest
 
 from bot import paths
+from bot.clinic import load_clinic
 from bot.processes import free_port, project_env
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 TELEGRAM_TOKEN = "424242:TEST-bot-token"
 TELEGRAM_SECRET = "webhook-secret-for-tests-0123456789"
+# The live assistant's clinic: open all day, every day, so whether the urgent reply promises
+# a call back depends only on the patient (channel, phone number), not on when the tests run.
+CLINIC = """\
+timezone: UTC
+hours: {mon: "00:00-24:00", tue: "00:00-24:00", wed: "00:00-24:00", thu: "00:00-24:00",
+        fri: "00:00-24:00", sat: "00:00-24:00", sun: "00:00-24:00"}
+urgent_callback_minutes: 30
+safety_net_minutes: 30
+contact: "+1 555 0100"
+out_of_hours_contact: "+1 555 0199"
+emergency_number: "911"
+"""
 
 
 @dataclass
@@ -25,6 +38,7 @@ class Live:
     database_url: str
     telegram: FakeTelegramAPI
     proc: subprocess.Popen
+    clinic: object = None  # bot.clinic.Clinic: the facts the live assistant quotes
 
     @property
     def telegram_webhook(self) -> str:
@@ -42,12 +56,16 @@ def live(tmp_path_factory):
     rasa_port, action_port, console_port = free_port(), free_port(), free_port()
     token = "live-api-token"
     db = f"sqlite:///{work / 'live.db'}"
+    clinic_file = work / "clinic.yml"
+    clinic_file.write_text(CLINIC)
     env = project_env(RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), DATABASE_URL=db,
                       RASA_API_TOKEN=token, TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
                       TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET, TELEGRAM_API_BASE_URL=telegram.base_url,
                       TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
                       WEBCHAT_SECRET="webchat-secret-for-tests-0123456789abcdef",
-                      LOG_DIR=str(work / "logs"), CONSOLE_PORT=str(console_port))
+                      LOG_DIR=str(work / "logs"), CONSOLE_PORT=str(console_port), CLINIC_FILE=str(clinic_file))
+    for name in ("CLINIC_CONTACT", "CLINIC_OUT_OF_HOURS_CONTACT", "CLINIC_EMERGENCY_NUMBER"):
+        env.pop(name, None)  # the file's lines, whatever the caller's environment says
     proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, seen = time.monotonic() + 300, []
@@ -60,7 +78,7 @@ def live(tmp_path_factory):
         telegram.close()
         raise RuntimeError("assistant did not start:\n" + "".join(seen))
     yield Live(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{console_port}", work / "logs", token, db,
-               telegram, proc)
+               telegram, proc, load_clinic(clinic_file))
     proc.send_signal(signal.SIGTERM)
     try:
         proc.communicate(timeout=60)

@@ -1,6 +1,6 @@
 """Rasa's HTTP API on the live assistant (started as `make run` starts it): closed without
 the token, bound to loopback only, no CORS for foreign origins, and the /model API closed
-even with the token (bot/rasa_hardening.py)."""
+even with the token (bot/rasa_ext/safety/api_hardening.py)."""
 import io
 import json
 import os
@@ -226,19 +226,19 @@ def test_every_way_of_starting_rasa_closes_the_model_api():
     """credentials.yml (make run), the production credentials and the deploy commands."""
     for name in ("credentials.yml", "deploy/credentials.production.yml"):
         text = (paths.ROOT / name).read_text()
-        assert "\nbot.rasa_hardening.ApiHardening:" in text, name
+        assert "\nbot.rasa_ext.safety.api_hardening.ApiHardening:" in text, name
     for name in ("deploy/docker-compose.yml", "deploy/k8s/assistant.yaml"):
         text = (paths.ROOT / name).read_text()
-        assert '"-m", "bot.rasa_hardening", "run"' in text and '"-m", "rasa", "run"' not in text, name
+        assert '"-m", "bot.serve.rasa_cli", "run"' in text and '"-m", "rasa", "run"' not in text, name
 
 
 def test_the_launcher_module_closes_the_model_api_without_the_channel(tmp_path):
-    """`python -m bot.rasa_hardening run` with Rasa's stock credentials (no hardening channel)."""
+    """`python -m bot.serve.rasa_cli run` with Rasa's stock credentials (no hardening channel)."""
     (tmp_path / "credentials.yml").write_text("rest:\n")
     (tmp_path / "endpoints.yml").write_text("action_endpoint:\n  url: http://127.0.0.1:9/webhook\n")
     port, token = free_port(), "launcher-module-token"
     log = open(tmp_path / "rasa.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.rasa_hardening", "run", "--model", str(verified_model()),
+    proc = subprocess.Popen([sys.executable, "-m", "bot.serve.rasa_cli", "run", "--model", str(verified_model()),
                              "--credentials", str(tmp_path / "credentials.yml"),
                              "--endpoints", str(tmp_path / "endpoints.yml"), "-i", "127.0.0.1", "-p", str(port),
                              "--enable-api", "--auth-token", token],

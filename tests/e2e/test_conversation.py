@@ -121,10 +121,15 @@ def test_low_confidence_offers_choices_not_an_answer(assistant, sender, kb):
     # has the decision rules; this checks the whole path renders the choices.)
     out = assistant.say(sender, "is this for people like me")
     assert out.entries == [] and out.answer == "none"
-    offered = [b["title"] for group in out.buttons for b in group]
+    # No vetted answer's text reaches the patient (whatever the metadata says) ...
+    assert not {e.answer for e in kb} & set(out.replies), out.replies
+    # ... they are asked which entry they meant, one button per entry, and a way to a person.
+    choices = [buttons for buttons, md in zip(out.buttons, out.metadata) if md.get("label") == "did_you_mean"]
+    assert len(choices) == 1, out.metadata
+    offered = [b["title"] for b in choices[0]]
     titles = {e.title for e in kb}
-    assert offered[0] == kb.get("candidacy").title, offered
-    assert set(offered[:-1]) <= titles and offered[-1].startswith("None of these"), offered
+    assert offered[:1] == [kb.get("candidacy").title], offered
+    assert set(offered[1:-1]) <= titles and offered[-1].startswith("None of these"), offered
 
 
 def test_clicking_a_suggestion_serves_that_entry(assistant, sender, kb):

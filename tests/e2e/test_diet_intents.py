@@ -1,4 +1,4 @@
-"""DIET's intent confidences computed with numpy (bot/diet_intents.py) against TensorFlow's,
+"""DIET's intent confidences computed with numpy (bot/rasa_ext/speed/diet_intents.py) against TensorFlow's,
 on the trained model."""
 from types import SimpleNamespace
 
@@ -7,7 +7,8 @@ import pytest
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot import diet_intents, paths
+from bot import paths
+from bot.rasa_ext.speed import diet_intents
 
 
 def _diet(assistant) -> DIETClassifier:

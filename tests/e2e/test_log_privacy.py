@@ -5,16 +5,17 @@ Distinctive strings go in through every channel - a question, a slash command, a
 that escalates, and the details form (name, phone, email) - then every file the live
 assistant logged to (and the staff notification log) is searched for them, and for the
 credentials the requests carried (Rasa's API token, which Sanic logs inside the URL of a
-failed request unless bot/rasa_hardening.py redacts it)."""
+failed request unless bot/rasa_ext/safety/api_hardening.py redacts it)."""
 import itertools
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.channel_clients import alerts, api, escalations, rest_say, wait_for, webchat_say, webchat_session
+from tests.e2e.channel_clients import alerts, api, escalations, rest_say, webchat_say, webchat_session
 from tests.e2e.conftest import TELEGRAM_SECRET
 from tests.e2e.telegram_helpers import message, post_update
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 _chats = itertools.count(6_200_000)
@@ -62,7 +63,12 @@ def test_logs_carry_no_message_text_or_contact_details(live):
     assert all(len(e) == 1 for e in escalated), escalated
     escalated = [e for [e] in escalated]
     assert [(e.contact_name, e.contact) for e in escalated] == [(NAME, PHONE.replace(" ", ""))] * 3
-    assert wait_for(lambda: all(a.status == "delivered" for e in escalated for a in alerts(live, e.id)), 60)
+
+    def every_alert_delivered():
+        statuses = [{a.status for a in alerts(live, e.id)} for e in escalated]
+        return all(s == {"delivered"} for s in statuses)
+
+    wait_until(every_alert_delivered, "every escalation's staff alert to be delivered", 120)
 
     logs = sorted(p for p in Path(live.log_dir).rglob("*") if p.is_file())
     # The staff notifications log is among them (it follows LOG_DIR).

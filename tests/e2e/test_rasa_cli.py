@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def rasa(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=paths.ROOT, env=project_env(),
+    return subprocess.run([sys.executable, "-m", "bot.serve.rasa_cli", *args], cwd=paths.ROOT, env=project_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 

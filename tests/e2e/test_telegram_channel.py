@@ -145,7 +145,11 @@ def test_a_photo_is_kept_with_an_open_escalation_only(live, chat):
 def test_urgent_symptom_escalates_with_the_reply(live, chat):
     post_update(live, message(chat, "my husband had his session yesterday and he's burning up"))
     texts = texts_to(live, chat)
-    assert any("alerted the clinic's staff" in t for t in texts)
+    [urgent] = [t for t in texts if "alerted the clinic's staff" in t]
+    # Staff can message a Telegram patient back, so (the clinic being open) contact is promised
+    # without asking for a phone number first.
+    assert f"A nurse will get in touch with you within {live.clinic.urgent_callback_minutes} minutes" in urgent
+    assert "please call the clinic now" not in urgent
     with transaction(live.database_url) as s:
         esc = s.scalars(select(Escalation).where(Escalation.conversation_id == str(chat))).one()
     assert (esc.level, esc.reason, esc.channel) == ("urgent", "symptoms", "telegram")

@@ -43,7 +43,7 @@ def server(tmp_path_factory):
     log = work / "rasa.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.rasa_hardening", "run", "--model", str(verified_model()),
+            [sys.executable, "-m", "bot.serve.rasa_cli", "run", "--model", str(verified_model()),
              "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(port)],
             cwd=paths.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -51,11 +51,14 @@ def test_patient_journey_in_the_browser(live, chromium, kb, tmp_path):
     wait_for_bot(page, answer[:60])
     assert any("drink alcohol" in t for t in page.locator(".cw-user").all_inner_texts())
 
-    # A warning sign: the escalation message.
+    # A warning sign: the escalation message. Staff have no number to call this patient on, so
+    # no call is promised: it says whom to call now.
     box = page.get_by_label("Your message")
     box.fill("I had the injections 2 days ago and now I have a fever and chills")
     box.press("Enter")
     wait_for_bot(page, "alerted the clinic's staff")
+    [urgent] = [t for t in bot_texts(page) if "alerted the clinic's staff" in t]
+    assert f"please call the clinic now on {live.clinic.contact}" in urgent and "will get in touch" not in urgent
     page.close()
 
 

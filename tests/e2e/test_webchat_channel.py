@@ -102,6 +102,39 @@ def test_both_channels_serve_the_same_assistant(live, kb):
     assert by_channel["telegram"].level == by_channel["webchat"].level == "urgent"
 
 
+def turn(live, token, text, until):
+    """Send one message; the texts of the bot's replies once `until` holds for them."""
+    turns, _ = asyncio.run(webchat_client.converse_turns(live.rasa_url, token, [text], max_wait=120, until=until))
+    return [m.get("text") or "" for m in turns[0]]
+
+
+def saying(needle):
+    return lambda texts: any(needle in t for t in texts)
+
+
+def test_the_urgent_reply_promises_a_call_only_once_there_is_a_phone_number(live):
+    """Staff cannot call a web chat patient back without a number: until one is given the
+    urgent reply says whom to call now (the clinic is open: its main line) and offers a call
+    back; once it is, the call back is promised, and so it is for a later warning sign."""
+    minutes = live.clinic.urgent_callback_minutes
+    token = new_token(live)["token"]
+    first = turn(live, token, "I had the injections 2 days ago and now I have a fever and chills",
+                 saying("what's your name"))
+    [urgent] = [t for t in first if "alerted the clinic's staff" in t]
+    assert "will get in touch" not in urgent and "will call you" not in urgent
+    assert f"please call the clinic now on {live.clinic.contact}" in urgent and "leave me a phone number" in urgent
+
+    turn(live, token, "Maria Lopez", saying("phone number or email"))
+    [saved] = [t for t in turn(live, token, "+44 7700 900123", saying("added this to your report"))
+               if "added this to your report" in t]
+    assert f"a nurse will call you on that number within {minutes} minutes" in saved
+
+    later = turn(live, token, "and now there's yellow pus where they injected", saying("alerted the clinic's staff"))
+    [urgent] = [t for t in later if "alerted the clinic's staff" in t]
+    assert f"A nurse will get in touch with you within {minutes} minutes" in urgent
+    assert "please call the clinic now" not in urgent
+
+
 def test_a_token_stops_working_once_its_conversation_is_deleted(live):
     """After "delete my data", whoever holds the token (a shared computer, a copied link) can
     neither resume the conversation nor read or write it: the open socket is told the session
@@ -152,7 +185,8 @@ def test_a_flood_of_history_requests_is_refused_and_others_are_still_served(live
     """One anonymous socket asking for its history in a loop: past its limit the requests are
     refused (told once), and meanwhile another patient's warning sign is answered and
     escalated. How long the other patient waits is measured by `make bench`, not here."""
-    from tests.e2e.channel_clients import escalations, wait_for
+    from tests.e2e.channel_clients import escalations
+    from tests.waiting import wait_until
 
     flood_token = new_token(live)["token"]
     asyncio.run(converse(live, flood_token, ["what are exosomes?"]))
@@ -200,7 +234,8 @@ def test_a_flood_of_history_requests_is_refused_and_others_are_still_served(live
     assert refused and refused[0].get("unavailable") and refused[0].get("reason") == "rate_limited"
     assert len(served) <= 10, f"{len(served)} of {requests} history requests were served"
     assert turns[0], "the other patient got no reply during the flood"
-    assert wait_for(lambda: any(e.reason == "symptoms" for e in escalations(live, patient)), 60)
+    wait_until(lambda: any(e.reason == "symptoms" for e in escalations(live, patient)),
+               "the other patient's warning sign to be escalated", 120)
 
 
 def test_a_flood_of_readiness_probes_asks_the_database_once_per_second(live):

@@ -107,7 +107,7 @@ def stack(tmp_path_factory):
         log = tmp / "rasa.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "rasa", "run", "--model", str(verified_model()), "--endpoints", "endpoints.yml",
+                [sys.executable, "-m", "bot.serve.rasa_cli", "run", "--model", str(verified_model()), "--endpoints", "endpoints.yml",
                  "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(port),
                  "--enable-api", "--auth-token", API_TOKEN],
                 cwd=paths.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -1,5 +1,5 @@
 """The action server down or slow: the patient still gets a safe reply, and a warning sign
-still reaches staff, recorded by the Rasa server itself (bot/resilience/rasa_patches.py)."""
+still reaches staff, recorded by the Rasa server itself (bot/rasa_ext/safety/fail_closed.py)."""
 import time
 
 import pytest

@@ -1,5 +1,5 @@
 """`make soak` itself works: a short run gives a complete, passing account (the real
-campaign runs 10 minutes; its figures are in the README)."""
+campaign runs 10 minutes; its figures are in docs/reliability.md "Soak")."""
 import json
 
 import pytest

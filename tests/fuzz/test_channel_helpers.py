@@ -10,7 +10,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actions.webhook_guard import problem_with
+from bot.rasa_ext.safety.action_webhook import problem_with
 from bot.channels.telegram import valid_update
 from bot.channels.telegram_output import TELEGRAM_LIMIT, split_text
 from bot.escalation import details

@@ -1,4 +1,4 @@
-"""Rasa's endpoint requests with kept connections (bot/rasa_speedups.py), against a real HTTP
+"""Rasa's endpoint requests with kept connections (bot/rasa_ext/speed/hot_paths.py), against a real HTTP
 server on loopback: what reaches the server is what Rasa's own request sends, errors are
 Rasa's, connections are reused, and a restarted server or an idle connection costs no call."""
 import asyncio
@@ -9,11 +9,11 @@ import pytest
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
-from bot import rasa_speedups
 from bot.processes import free_port
+from bot.rasa_ext.speed import hot_paths
 
-_rasa_request = EndpointConfig.request  # ours, installed by the import above
-assert _rasa_request is rasa_speedups._request
+_rasa_request = EndpointConfig.request  # ours, installed by tests/conftest.py
+assert _rasa_request is hot_paths._request, "bot.rasa_ext's speed changes are not installed"
 
 
 class Server:
@@ -63,7 +63,7 @@ def run(coro):
         try:
             return await coro
         finally:
-            await rasa_speedups.close_sessions()
+            await hot_paths.close_sessions()
 
     return asyncio.run(and_close())
 
@@ -104,7 +104,7 @@ def test_errors_and_non_json_answers_are_as_with_rasa():
 
 
 def test_a_restarted_server_and_an_idle_connection_cost_no_call(monkeypatch):
-    monkeypatch.setattr(rasa_speedups, "IDLE_CONNECTION_SECONDS", 0.3)
+    monkeypatch.setattr(hot_paths, "IDLE_CONNECTION_SECONDS", 0.3)
 
     async def main():
         port = free_port()
@@ -128,9 +128,9 @@ def test_kept_sessions_are_closed_with_their_loop():
         async with serving() as server:
             endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}")
             await endpoint.request(json={})
-            session = rasa_speedups._session_for(endpoint)
-            await rasa_speedups.close_sessions()
-            return session.closed, asyncio.get_running_loop() in rasa_speedups._sessions
+            session = hot_paths._session_for(endpoint)
+            await hot_paths.close_sessions()
+            return session.closed, asyncio.get_running_loop() in hot_paths._sessions
 
     assert run(main()) == (True, False)
 

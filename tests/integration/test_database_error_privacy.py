@@ -37,7 +37,9 @@ def test_our_engine_hides_parameters_of_a_failed_statement(postgres_server):
 
 
 def test_rasa_tracker_store_engine_hides_parameters(postgres_server):
-    import bot.resilience.rasa_patches  # noqa: F401 - installs our engine settings for Rasa's store
+    from bot import rasa_ext
+
+    rasa_ext.install_for_rasa()  # our engine settings for Rasa's store
 
     url = sa.engine.make_url(fresh_postgres_database(postgres_server))
     store = SQLTrackerStore(Domain.empty(), host=f"{url.host}:{url.port}", db=url.database,

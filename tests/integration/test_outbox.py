@@ -4,7 +4,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import select, update
@@ -17,6 +16,7 @@ from bot.processes import free_port, project_env
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, utcnow
 from tests.integration.receiver import Receiver
+from tests.waiting import wait_until
 
 SECRET = "test-secret-123"
 
@@ -87,21 +87,27 @@ def test_worker_process_killed_and_restarted_delivers_everything(db_url, tmp_pat
         escalate(db_url, conv=f"c{i}")
     worker = subprocess.Popen([sys.executable, "-m", "bot.worker"], cwd=paths.ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(3)  # the webhook is down: every attempt fails
+
+    def rows():
+        with transaction(db_url) as s:
+            return list(s.scalars(select(OutboxMessage)))
+
+    def tried_every_message():
+        found = rows()
+        return len(found) == 3 and all(r.attempts >= 1 for r in found)
+
+    # The webhook is down: every message is tried, and fails, before the worker is killed.
+    wait_until(tried_every_message, "the worker to try every message", 60)
     worker.kill()
     worker.wait(10)
-    with transaction(db_url) as s:
-        rows = list(s.scalars(select(OutboxMessage)))
-    assert len(rows) == 3 and all(r.status == "pending" and r.attempts >= 1 for r in rows)
+    assert [r.status for r in rows()] == ["pending"] * 3
 
     receiver = Receiver(SECRET, port=port)  # the webhook comes back
     make_due(db_url)
     worker = subprocess.Popen([sys.executable, "-m", "bot.worker"], cwd=paths.ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(receiver.received) < 3:
-            time.sleep(0.2)
+        wait_until(lambda: len(receiver.received) >= 3, "the webhook to receive the three alerts", 60)
     finally:
         worker.terminate()
         worker.wait(10)

@@ -1,4 +1,4 @@
-"""Sanic's multi-worker mode as the Rasa server runs it (bot/rasa_workers.py), on a small real
+"""Sanic's multi-worker mode as the Rasa server runs it (bot/rasa_ext/speed/sanic_workers.py), on a small real
 Sanic app: connections that arrive together are spread over the workers, the workers do not
 outlive a killed parent (even one killed while they load), and a port in use is refused."""
 import os
@@ -16,9 +16,10 @@ from bot.processes import children, free_port, wait_http
 APP = """
 import os, sys, time
 from sanic import Sanic, response
-from bot import rasa_workers
+from bot.rasa_ext import registry
+from bot.rasa_ext.speed import sanic_workers
 if sys.argv[2] == "install":
-    rasa_workers.install()
+    registry.apply_named(["speed.socket_per_worker", "speed.parent_binds_only"])
 app = Sanic("workers_test")
 @app.before_server_start
 async def load(app, loop):

@@ -40,7 +40,7 @@ def replicas(postgres_server, redis_server, tmp_path):
             port = free_port()
             log = open(tmp_path / f"rasa-{i}.log", "wb")
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "rasa", "run", "--model", str(verified_model()),
+                [sys.executable, "-m", "bot.serve.rasa_cli", "run", "--model", str(verified_model()),
                  "--endpoints", "deploy/endpoints.replicas.yml", "--credentials", str(tmp_path / "credentials.yml"),
                  "-i", "127.0.0.1", "-p", str(port)], cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
@@ -72,7 +72,7 @@ def workers(tmp_path):
         port = free_port()
         log = open(tmp_path / "rasa.log", "wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.rasa_hardening", "run", "--model", str(verified_model()),
+            [sys.executable, "-m", "bot.serve.rasa_cli", "run", "--model", str(verified_model()),
              "--endpoints", "endpoints.yml", "--credentials", str(tmp_path / "credentials.yml"),
              "-i", "127.0.0.1", "-p", str(port)], cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -140,7 +140,7 @@ def test_a_partial_purge_up_to_a_cutoff_is_seen(url):
     s = store(url)
     run(say(s, "patient", "old message", "e1"))
     cutoff = time.time()
-    time.sleep(0.01)
+    time.sleep(0.01)  # the new message is stamped after the cutoff
     run(say(s, "patient", "new message", "e2"))
     run(s.retrieve("patient"))
     engine = sa.create_engine(url)
@@ -181,7 +181,7 @@ def test_a_new_session_reads_back_as_rasa_reads_it(url):
     s = store(url)
     run(say(s, "patient", "before", "e1"))
     tracker = run(s.retrieve("patient"))
-    time.sleep(0.01)
+    time.sleep(0.01)  # sessions are told apart by time, as Rasa does: the new one starts later
     start(tracker)  # the session expired: Rasa starts a new one in the same conversation
     turn(tracker, "after", "e2")
     run(s.save(tracker))
@@ -261,7 +261,9 @@ def test_a_commit_that_landed_but_raised_is_not_written_twice_on_retry(url, monk
     import sqlalchemy.engine.base
     import sqlalchemy.exc
 
-    import bot.resilience.rasa_patches  # noqa: F401 - the fail-safe layer that retries saves
+    from bot import rasa_ext
+
+    rasa_ext.install_for_rasa()  # the fail-safe layer that retries saves
 
     # At the transaction itself: our appends commit a Connection's transaction, Rasa's save
     # a Session's, and both end here.
@@ -293,7 +295,9 @@ def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_ses
     import sqlalchemy.engine.base
     import sqlalchemy.exc
 
-    import bot.resilience.rasa_patches  # noqa: F401
+    from bot import rasa_ext
+
+    rasa_ext.install_for_rasa()
 
     real_execute, countdown = sqlalchemy.engine.base.Connection.execute, []
 
@@ -311,7 +315,7 @@ def test_a_write_that_failed_before_commit_is_retried_once_even_across_a_new_ses
 
     async def second():
         tracker = await s.retrieve("patient")
-        time.sleep(0.01)
+        time.sleep(0.01)  # sessions are told apart by time, as Rasa does: the new one starts later
         start(tracker)  # the session had expired
         turn(tracker, "second", "e2")
         countdown.append(3)
@@ -337,7 +341,7 @@ def test_reused_sqlite_row_ids_do_not_make_an_old_copy_look_current(url):
         turn(tracker, "yes, delete", "deleted")
         await b.save(tracker)
         tracker = await b.get_or_create_tracker("patient", append_action_listen=False)
-        time.sleep(0.01)
+        time.sleep(0.01)  # sessions are told apart by time, as Rasa does: the new one starts later
         start(tracker)
         turn(tracker, "hello again", "e3")
         await b.save(tracker)

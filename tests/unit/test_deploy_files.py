@@ -14,7 +14,7 @@ from bot.processes import project_env
 from bot.secrets import MIN_LENGTH
 
 DEPLOY = paths.ROOT / "deploy"
-RASA_COMMAND_START = ["python", "-m", "deploy.rasa_server", "-m", "bot.rasa_hardening", "run"]
+RASA_COMMAND_START = ["python", "-m", "deploy.rasa_server", "-m", "bot.serve.rasa_cli", "run"]
 
 
 def compose():
@@ -304,7 +304,7 @@ def test_the_rasa_command_adds_the_token_from_the_environment_only(monkeypatch):
     monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
     argv = compose()["services"]["rasa-1"]["command"][3:]
     module, args = command(argv)
-    assert module == "bot.rasa_hardening"
+    assert module == "bot.serve.rasa_cli"
     assert args == [*argv[2:], "--auth-token", token]
     # One given on the command line is refused, however argparse would have spelled it.
     for given in (["--auth-token", token], [f"--auth-token={token}"], ["--auth", token], [f"-t{token}"]):

@@ -1,9 +1,9 @@
-"""bot/heap.py: what exists at start-up leaves the garbage collector's generations. (That the
+"""bot/rasa_ext/speed/heap.py: what exists at start-up leaves the garbage collector's generations. (That the
 Rasa server does it once its model is loaded: tests/e2e/test_run_launcher.py reads its log.)"""
 import gc
 import weakref
 
-from bot import heap
+from bot.rasa_ext.speed import heap
 
 
 def test_freeze_takes_existing_objects_out_of_collection_and_collects_what_comes_after():

@@ -1,4 +1,4 @@
-"""The pieces of bot/channels/rest.py and bot/rasa_hardening.py that decide, without a
+"""The pieces of bot/channels/rest.py and bot/rasa_ext/safety/api_hardening.py that decide, without a
 server (the live behaviour is in tests/e2e/test_slash_commands.py and test_api_security.py)."""
 import json
 import logging
@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from bot.channels.rest import MAX_MESSAGE_CHARS, read_request
-from bot.rasa_hardening import RedactTokens, is_closed
+from bot.rasa_ext.safety.api_hardening import RedactTokens, is_closed
 
 
 @pytest.mark.parametrize("path", ["model", "/model", "model/", "model/train", "/model/test/intents",

@@ -1,11 +1,11 @@
-"""bot/rule_matching.py: a loaded rule policy's remembered rule matches are Rasa's."""
+"""bot/rasa_ext/speed/rule_matching.py: a loaded rule policy's remembered rule matches are Rasa's."""
 import json
 
 from hypothesis import given
 from hypothesis import strategies as st
 from rasa.core.policies.rule_policy import RulePolicy
 
-from bot import rule_matching
+from bot.rasa_ext.speed import rule_matching
 from tests.fuzz.strategies import fuzz_settings
 
 sub_states = {

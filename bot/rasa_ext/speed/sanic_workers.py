@@ -7,7 +7,7 @@ shared between processes is needed: `bot.storage.lock_store.LocalLockStore` in e
 Sanic 21.12's workers share the parent's listening socket, and asyncio accepts up to 100
 waiting connections per wake-up, so connections that arrive together (ten patients opening
 the chat at the same moment) all go to whichever worker wakes first, and the other worker
-idles. With `install()`, each worker listens on its own SO_REUSEPORT socket for the same
+idles. With these replacements, each worker listens on its own SO_REUSEPORT socket for the same
 address and the kernel spreads new connections over them. The parent first checks that the
 port is free with a plain bind (so a second server on the port fails at start, as stock
 Sanic does, instead of silently sharing its traffic), then keeps the address bound but never
@@ -32,7 +32,8 @@ import socket
 
 from sanic.server import runners
 
-_MARK = "_clinic_own_socket_per_worker"
+from bot.rasa_ext.registry import SPEED, replace
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -65,27 +66,31 @@ def _bound_not_listening(host: str, port: int, *, backlog: int = 100) -> socket.
     return sock
 
 
-def install() -> None:
-    """Make Sanic's multi-worker mode give each worker its own listening socket."""
-    if getattr(runners.serve, _MARK, False):
-        return
-    serve = runners.serve
-    parent = os.getpid()
+_parent = os.getpid()  # the process that applies the patch: the server's parent
+_original_serve = runners.serve
+_original_bind_socket = runners.bind_socket
 
-    def serve_on_own_socket(**settings):
-        inherited = settings.get("sock")
-        if settings.get("run_multiple"):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
-            _end_with_parent(parent)
-            if inherited is not None and inherited.family in (socket.AF_INET, socket.AF_INET6):
-                own = _reuse_port_socket(inherited.family)
-                own.bind(inherited.getsockname())
-                own.listen(settings.get("backlog") or 100)
-                inherited.close()
-                settings["sock"] = own
-        return serve(**settings)
 
-    setattr(serve_on_own_socket, _MARK, True)
-    # serve_multiple looks both names up in the module when it runs, after this.
-    runners.bind_socket = _bound_not_listening
-    runners.serve = serve_on_own_socket
+def _serve_on_own_socket(**settings):
+    inherited = settings.get("sock")
+    if settings.get("run_multiple"):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
+        _end_with_parent(_parent)
+        if inherited is not None and inherited.family in (socket.AF_INET, socket.AF_INET6):
+            own = _reuse_port_socket(inherited.family)
+            own.bind(inherited.getsockname())
+            own.listen(settings.get("backlog") or 100)
+            inherited.close()
+            settings["sock"] = own
+    return _original_serve(**settings)
+
+
+# serve_multiple looks both names up in the module when it runs, after this.
+replace(runners, "serve", _serve_on_own_socket, name="speed.socket_per_worker", kind=SPEED, library="sanic",
+        why="with SANIC_WORKERS > 1 each worker listens on its own SO_REUSEPORT socket, so the "
+            "kernel spreads connections (the shared socket sent a burst to one worker), and ends "
+            "with its parent")
+replace(runners, "bind_socket", _bound_not_listening, name="speed.parent_binds_only", kind=SPEED,
+        library="sanic",
+        why="the parent reserves the address (a second server on the port still fails at start) "
+            "but never listens on it: the workers' own sockets take every connection")

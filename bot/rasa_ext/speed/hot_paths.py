@@ -1,4 +1,4 @@
-"""A measured fix for Rasa 3.6's hottest path under load (README "Performance").
+"""Measured fixes for Rasa 3.6's hottest paths under load (docs/performance.md, rounds 1-4).
 
 Rasa validates every custom-action response with `jsonschema.validate(result, schema)`,
 which checks the *schema itself* again on every call before validating the result: in our
@@ -10,7 +10,8 @@ type's schema (all of them evaluated, for every event). Every alternative is tol
 its `event` name, so only the alternatives with that name can match: each event is checked
 against those alone, which accepts exactly what the full schema accepts. Anything the fast
 check refuses is validated again by the full schema, so errors are reported as before.
-Imported by our pipeline components, so it is in place wherever our model is loaded.
+Each replacement below is registered with bot/rasa_ext/registry.py and applied by
+`bot.rasa_ext.install_for_rasa()` (not on import).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import jsonschema
 from rasa.core.actions import action as rasa_action
+
+from bot.rasa_ext.registry import SPEED, replace
 
 
 class _Validators:
@@ -76,7 +79,10 @@ def _validate_action_result(self, result: Dict[str, Any]) -> bool:
         raise e
 
 
-rasa_action.RemoteAction._validate_action_result = _validate_action_result
+replace(rasa_action.RemoteAction, "_validate_action_result", _validate_action_result,
+        name="speed.action_response_check", kind=SPEED, library="rasa", uses=("jsonschema",),
+        why="checks the action server's response against validators built once, by event name "
+            "(the schema was re-checked on every call: 63% of the server's CPU under load)")
 
 
 # --- DIET's prediction call ----------------------------------------------------------------
@@ -153,7 +159,10 @@ def _rasa_predict(self, batch_in):
     return outputs
 
 
-rasa_models.RasaModel._rasa_predict = _rasa_predict
+replace(rasa_models.RasaModel, "_rasa_predict", _rasa_predict,
+        name="speed.diet_graph_call", kind=SPEED, library="rasa", uses=("tensorflow",),
+        why="calls DIET's prediction graph directly, after checking the first call both ways "
+            "(TensorFlow's argument matching cost more than the graph)")
 
 
 # --- Running a graph ------------------------------------------------------------------------
@@ -220,7 +229,10 @@ def _graph_run(self, inputs: Optional[Dict[str, Any]] = None, targets: Optional[
         raise GraphRunError("Error running runner.") from e
 
 
-rasa_dask.DaskGraphRunner.run = _graph_run
+replace(rasa_dask.DaskGraphRunner, "run", _graph_run,
+        name="speed.graph_runner", kind=SPEED, library="rasa",
+        why="runs the graph's nodes in an order worked out once per set of targets, "
+            "instead of rebuilding a dask graph per message (~15% of a parse)")
 
 
 # --- Joining sparse features ----------------------------------------------------------------
@@ -262,7 +274,10 @@ def _combine_sparse_features(self, additional_features: Any) -> None:
     self._cached_fingerprint = None
 
 
-rasa_features.Features._combine_sparse_features = _combine_sparse_features
+replace(rasa_features.Features, "_combine_sparse_features", _combine_sparse_features,
+        name="speed.sparse_join", kind=SPEED, library="rasa", uses=("scipy",),
+        why="joins two COO matrices side by side without scipy's general block-matrix code "
+            "(~10% of a parse); anything else goes to scipy")
 
 
 # --- Calls to the action server -------------------------------------------------------------
@@ -344,7 +359,10 @@ async def _request(self, method: str = "post", subpath: Optional[str] = None,
             return None
 
 
-rasa_endpoints.EndpointConfig.request = _request
+replace(rasa_endpoints.EndpointConfig, "request", _request,
+        name="speed.action_server_connections", kind=SPEED, library="rasa", uses=("aiohttp",),
+        why="keeps one HTTP session per endpoint and event loop, so calls to the action server "
+            "reuse connections instead of opening one per call")
 
 
 async def close_sessions() -> None:
@@ -373,4 +391,6 @@ def _is_empty(self: Domain) -> bool:
     return self.as_dict() == _empty_domain_dict()
 
 
-Domain.is_empty = _is_empty
+replace(Domain, "is_empty", _is_empty,
+        name="speed.empty_domain", kind=SPEED, library="rasa",
+        why="compares with an empty domain's dictionary built once, not a new Domain per message")

@@ -1,7 +1,7 @@
-"""Make the Rasa server fail closed and safe (issue 7, README "Reliability").
+"""Make the Rasa server fail closed and safe (issue 7, docs/reliability.md "When a part is down").
 
 Two behaviours of Rasa 3.6 are unsafe for a clinic, and are changed here in the Rasa server
-process (imported with our pipeline components, so wherever our model is loaded):
+process (and wherever Rasa runs in-process: the evaluation driver, the tests):
 
 1. When the action server is down or slow, Rasa logs the error and the patient gets no reply.
    Here a custom action that fails or takes longer than ACTION_TIMEOUT_SECONDS (default 10)
@@ -14,6 +14,9 @@ process (imported with our pipeline components, so wherever our model is loaded)
    channel answers with the fail-closed reply and keeps the message for replay
    (bot/channels/pause.py). A failed write is retried, then the tracker is spooled and
    written when the database is back, instead of going to a throw-away in-memory store.
+
+The replacements are registered with bot/rasa_ext/registry.py and applied by
+`bot.rasa_ext.install_for_rasa()`.
 """
 from __future__ import annotations
 
@@ -28,16 +31,13 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.resilience import fallback
+from bot.rasa_ext.registry import SAFETY, replace
+from bot.resilience import fallback, replay
 from bot.resilience.spool import Spool
+from bot.resilience.tracker_spool import TRACKERS, TrackerStoreUnavailable, write_spooled
 
 logger = logging.getLogger(__name__)
-TRACKERS = "trackers"
 SAVE_ATTEMPTS = 3
-
-
-class TrackerStoreUnavailable(Exception):
-    """The conversation's history cannot be read: do not carry on as if it were new."""
 
 
 def action_timeout() -> float:
@@ -99,38 +99,17 @@ async def degraded_turn(tracker: DialogueStateTracker) -> List[Any]:
             for text in fallback.degraded_texts(level)]
 
 
-rasa_action.RemoteAction.run = _run_or_degrade
+replace(rasa_action.RemoteAction, "run", _run_or_degrade, name="safety.action_failure_degrades", kind=SAFETY,
+        library="rasa",
+        why="a custom action that fails or times out gives the degraded turn (safety text, "
+            "warning signs escalated from the Rasa server) instead of no reply")
 
 
 # --- 2. the tracker store cannot be read or written --------------------------------------------
 
-async def _write_spooled(store: FailSafeTrackerStore, sender_id: str) -> None:
-    """A tracker spooled for this conversation is written before the conversation is read,
-    so a read never returns an older state than the patient saw."""
-    spool = Spool(TRACKERS)
-    for path in spool.for_sender(sender_id):
-        claimed = spool.claim(path)
-        if claimed is None:
-            continue
-        try:
-            record = Spool.load(claimed)
-            tracker = DialogueStateTracker.from_dict(record["sender_id"], record["events"], store.domain.slots)
-        except Exception:  # noqa: BLE001 - unreadable: set aside, never block the conversation
-            spool.dead_letter(claimed)
-            logger.exception("a spooled tracker could not be read; moved aside")
-            continue
-        try:
-            await store._tracker_store.save(tracker)
-        except Exception as exc:
-            spool.release(claimed)
-            raise TrackerStoreUnavailable(sender_id) from exc
-        spool.done(claimed)
-        logger.info("spooled tracker written")
-
-
 async def _retrieve(self: FailSafeTrackerStore, sender_id: str) -> Optional[DialogueStateTracker]:
     try:
-        await _write_spooled(self, sender_id)
+        await write_spooled(self, sender_id)
         return await self._tracker_store.retrieve(sender_id)
     except TrackerStoreUnavailable:
         raise
@@ -141,7 +120,7 @@ async def _retrieve(self: FailSafeTrackerStore, sender_id: str) -> Optional[Dial
 
 async def _retrieve_full(self: FailSafeTrackerStore, sender_id: str) -> Optional[DialogueStateTracker]:
     try:
-        await _write_spooled(self, sender_id)
+        await write_spooled(self, sender_id)
         return await self._tracker_store.retrieve_full_tracker(sender_id)
     except TrackerStoreUnavailable:
         raise
@@ -168,8 +147,6 @@ async def _save(self: FailSafeTrackerStore, tracker: DialogueStateTracker) -> No
                         sender=tracker.sender_id, replace=True)
     logger.error("tracker for a conversation spooled after %d failed writes (%s)", SAVE_ATTEMPTS,
                  type(last).__name__)
-    from bot.resilience import replay
-
     replay.kick()
 
 
@@ -189,7 +166,16 @@ def _engine_kwargs(url):
     return kwargs
 
 
-rasa_tracker_store.create_engine_kwargs = _engine_kwargs
-FailSafeTrackerStore.retrieve = _retrieve
-FailSafeTrackerStore.retrieve_full_tracker = _retrieve_full
-FailSafeTrackerStore.save = _save
+replace(rasa_tracker_store, "create_engine_kwargs", _engine_kwargs, name="safety.tracker_store_engine",
+        kind=SAFETY, library="rasa",
+        why="pre-ping pooled connections and a connect timeout on PostgreSQL; failed statements' "
+            "parameters (patient text) kept out of error messages")
+replace(FailSafeTrackerStore, "retrieve", _retrieve, name="safety.tracker_read_fails_closed", kind=SAFETY,
+        library="rasa",
+        why="a failed read raises TrackerStoreUnavailable instead of silently starting the "
+            "conversation again empty")
+replace(FailSafeTrackerStore, "retrieve_full_tracker", _retrieve_full, name="safety.full_tracker_read_fails_closed",
+        kind=SAFETY, library="rasa", why="as safety.tracker_read_fails_closed, for the full tracker")
+replace(FailSafeTrackerStore, "save", _save, name="safety.tracker_write_spooled", kind=SAFETY, library="rasa",
+        why="a failed write is retried, then spooled and written when the database is back, "
+            "instead of going to a throw-away in-memory store")

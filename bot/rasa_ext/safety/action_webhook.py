@@ -15,9 +15,10 @@ that is a number) raises inside rasa_sdk or our actions, and its catch-all handl
 Found by tests/e2e/test_bad_input.py. The Rasa server always sends well-formed calls, so this
 changes nothing for real traffic.
 
-rasa_sdk's create_app() makes its Sanic app before it imports the actions package, so the
-app can be found by name here and given a request middleware that checks the caller, the
-envelope and the fields our actions read, before rasa_sdk sees the request.
+Applied as the registered replacement of rasa_sdk's create_app (bot.rasa_ext.install_for_action_server,
+called by `python -m bot.serve.action_server`): the app it makes gets a request middleware
+that checks the caller, the envelope and the fields our actions read, before rasa_sdk sees
+the request.
 """
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ import os
 import zlib
 from typing import Any, Optional
 
+import rasa_sdk.endpoint
+
+from bot.rasa_ext.registry import ACTIONS, SAFETY, replace
+from bot.secrets import ACTION_TOKEN_HEADER
+
 logger = logging.getLogger(__name__)
-SDK_APP = "rasa_sdk"
-TOKEN_HEADER = "X-Action-Token"
 MAX_CALL_BYTES = 20 * 1024 * 1024  # a long conversation's tracker is far smaller
 
 
@@ -72,14 +76,11 @@ def problem_with(call: Any) -> Optional[str]:
     return None
 
 
-def install() -> None:
-    try:
-        from sanic import Sanic, response
-        from sanic.exceptions import InvalidUsage
-
-        app = Sanic.get_app(SDK_APP)
-    except Exception:  # noqa: BLE001 - not inside the action server (e.g. unit tests import actions)
-        return
+def guard(app: Any) -> None:
+    """Give rasa_sdk's app the request middleware that refuses what is not our Rasa server's
+    action call."""
+    from sanic import response
+    from sanic.exceptions import InvalidUsage
 
     token = expected_token()
 
@@ -87,8 +88,8 @@ def install() -> None:
     async def refuse_what_is_not_an_action_call(request):
         if request.method != "POST" or request.path.rstrip("/") != "/webhook":
             return None
-        if token and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), token.encode()):
-            logger.warning("action server: call without the right %s refused", TOKEN_HEADER)
+        if token and not hmac.compare_digest(request.headers.get(ACTION_TOKEN_HEADER, "").encode(), token.encode()):
+            logger.warning("action server: call without the right %s refused", ACTION_TOKEN_HEADER)
             return response.json({"error": "unauthorised"}, status=401)
         body = request.body or b""
         try:
@@ -111,3 +112,19 @@ def install() -> None:
             logger.warning("action server: request refused (%s)", problem)
             return response.json({"error": problem}, status=400)
         return None
+
+
+_original_create_app = rasa_sdk.endpoint.create_app
+
+
+def _create_app(*args: Any, **kwargs: Any) -> Any:
+    app = _original_create_app(*args, **kwargs)
+    guard(app)
+    return app
+
+
+# rasa_sdk.endpoint.run looks create_app up in its module when it runs.
+replace(rasa_sdk.endpoint, "create_app", _create_app, name="safety.action_calls_guarded", kind=SAFETY,
+        library="rasa-sdk", process=ACTIONS, uses=("sanic",),
+        why="only the Rasa server (X-Action-Token) may call the action server, and a malformed "
+            "call gets 400 instead of a 500 that echoes the patient's text back")

@@ -1,4 +1,4 @@
-"""The rule policy's rule matching, remembered per conversation state (README "Performance").
+"""The rule policy's rule matching, remembered per conversation state (docs/performance.md "Round 4").
 
 On every prediction (several per message) Rasa's RulePolicy checks each learned rule against
 the conversation's states, turn by turn: 5% of the Rasa server's CPU under load. Which rules
@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.constants import USER
 from rasa.shared.nlu.constants import TEXT
+
+from bot.rasa_ext.registry import SPEED, replace
 
 MAX_REMEMBERED = 4096
 _ON = "_clinic_remembers_rule_matches"
@@ -75,5 +77,9 @@ def _load(cls: Any, *args: Any, **kwargs: Any) -> RulePolicy:
     return policy
 
 
-RulePolicy._get_possible_keys = _get_possible_keys
-RulePolicy.load = classmethod(_load)
+replace(RulePolicy, "_get_possible_keys", _get_possible_keys, name="speed.rule_matches_remembered",
+        kind=SPEED, library="rasa",
+        why="a loaded rule policy remembers which rules match the last few states (5% of the "
+            "server's CPU under load); Rasa's own answer, computed once per distinct state")
+replace(RulePolicy, "load", classmethod(_load), name="speed.rule_matches_on_load", kind=SPEED, library="rasa",
+        why="turns the remembering on for a loaded policy, never for one being fine-tuned")

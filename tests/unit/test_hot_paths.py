@@ -1,4 +1,4 @@
-"""The faster check of action-server responses (bot/rasa_speedups.py) must accept nothing
+"""The faster check of action-server responses (bot/hot_paths.py) must accept nothing
 that Rasa's full schema refuses, and must report a refused response exactly as Rasa does."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import rasa_speedups
+from bot.rasa_ext.speed import hot_paths
 from tests.fuzz.strategies import fuzz_settings, json_value
 
-validators = rasa_speedups._cached()
+validators = hot_paths._cached()
 EVENT_NAMES = sorted(validators.by_event) + ["nope", ""]
 FIELDS = ["name", "value", "text", "timestamp", "metadata", "entities", "parse_data", "policy",
           "confidence", "hide_rule_turn", "intent", "date_time", "kill_on_user_msg", "data"]
@@ -127,7 +127,7 @@ def test_the_graph_runs_as_dasks_would(tmp_path, targets):
     ours = runner.run(inputs, targets)
     ours_calls = Step.calls
     Step.calls = []
-    theirs = rasa_speedups._original_graph_run(runner, inputs, targets)
+    theirs = hot_paths._original_graph_run(runner, inputs, targets)
     assert ours == theirs
     assert sorted(ours_calls) == sorted(Step.calls)  # the same nodes, each once ("unused" never)
     assert "unused" not in ours_calls
@@ -142,7 +142,7 @@ def test_a_failing_node_fails_the_run_as_with_dask(tmp_path):
     with pytest.raises(GraphComponentException) as ours:
         runner.run({"__message__": ["hi"], "__tracker__": None}, ["e"])
     with pytest.raises(GraphComponentException) as theirs:
-        rasa_speedups._original_graph_run(runner, {"__message__": ["hi"], "__tracker__": None}, ["e"])
+        hot_paths._original_graph_run(runner, {"__message__": ["hi"], "__tracker__": None}, ["e"])
     assert str(ours.value) == str(theirs.value)
 
 
@@ -155,18 +155,18 @@ def test_an_input_named_like_a_node_gets_rasas_error(tmp_path):
 def test_an_input_replacing_a_node_is_left_to_rasas_runner(tmp_path):
     runner = _runner(tmp_path, SCHEMA)
     inputs = {"__message__": ["hi"], "__tracker__": None, "b": ["given"]}
-    assert runner.run(inputs, ["d"]) == rasa_speedups._original_graph_run(runner, inputs, ["d"])
+    assert runner.run(inputs, ["d"]) == hot_paths._original_graph_run(runner, inputs, ["d"])
 
 
 def test_a_missing_input_is_left_to_rasas_runner(tmp_path):
     runner = _runner(tmp_path, SCHEMA)
     seen = []
-    original = rasa_speedups._original_graph_run
+    original = hot_paths._original_graph_run
     try:
-        rasa_speedups._original_graph_run = lambda *a: seen.append(a) or {"delegated": True}
+        hot_paths._original_graph_run = lambda *a: seen.append(a) or {"delegated": True}
         assert runner.run({"__message__": ["hi"]}, ["e"]) == {"delegated": True}  # no __tracker__
     finally:
-        rasa_speedups._original_graph_run = original
+        hot_paths._original_graph_run = original
     assert len(seen) == 1
 
 
@@ -182,7 +182,7 @@ def test_side_by_side_is_scipys_hstack(rows, cols_a, cols_b, density, seed, dtyp
     a = (scipy.sparse.random(rows, cols_a, density=density, format="coo", random_state=seed) * 7).astype(dtype_a)
     b = (scipy.sparse.random(rows, cols_b, density=density, format="coo", random_state=seed + 1) * 7).astype(dtype_b)
     theirs = scipy.sparse.hstack([a, b])
-    ours = rasa_speedups.side_by_side(a, b)
+    ours = hot_paths.side_by_side(a, b)
     assert type(ours) is type(theirs) and ours.shape == theirs.shape and ours.dtype == theirs.dtype
     for field in ("row", "col", "data"):
         assert getattr(ours, field).dtype == getattr(theirs, field).dtype
@@ -191,8 +191,8 @@ def test_side_by_side_is_scipys_hstack(rows, cols_a, cols_b, density, seed, dtyp
 
 def test_other_sparse_joins_are_left_to_scipy():
     a = scipy.sparse.random(2, 3, density=.5, format="coo", random_state=1)
-    assert rasa_speedups.side_by_side(a, a.tocsr()) is None
-    assert rasa_speedups.side_by_side(a, scipy.sparse.random(3, 3, format="coo")) is None
+    assert hot_paths.side_by_side(a, a.tocsr()) is None
+    assert hot_paths.side_by_side(a, scipy.sparse.random(3, 3, format="coo")) is None
 
 
 # --- the action calls' JSON ------------------------------------------------------------------
@@ -210,7 +210,7 @@ json_like = st.recursive(
 def test_the_action_call_json_means_what_json_dumps_means(value):
     import json
 
-    ours, theirs = rasa_speedups._json_dumps(value), json.dumps(value)
+    ours, theirs = hot_paths._json_dumps(value), json.dumps(value)
     assert ours.isascii()
     # Parsed, then written the same way: equal types and values (1 is not 1.0), NaN included.
     assert json.dumps(json.loads(ours)) == json.dumps(json.loads(theirs))
@@ -225,5 +225,5 @@ def test_an_empty_domain_is_told_apart_as_rasa_tells_it():
     ours = Domain.load(str(paths.ROOT / "domain"))
     for domain in (Domain.empty(), ours, Domain.from_dict({}), Domain.from_dict({"intents": ["greet"]}),
                    Domain.empty(), ours):
-        assert domain.is_empty() == rasa_speedups._original_is_empty(domain)
+        assert domain.is_empty() == hot_paths._original_is_empty(domain)
     assert Domain.empty().is_empty() and not ours.is_empty()

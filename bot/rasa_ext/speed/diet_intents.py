@@ -12,8 +12,8 @@ features alone, through three linear steps and a softmax:
 The sequence-level features go through the network as well, but without a transformer
 nothing carries them to the sentence position that the intent is read from. For those few
 multiplications Rasa builds a model-data object, a batch generator and some twenty tensors
-per message, then calls the graph: a fifth of the Rasa server's CPU under load (README
-"Performance and scale", round 4).
+per message, then calls the graph: a fifth of the Rasa server's CPU under load
+(docs/performance.md "Round 4").
 
 Guarded three ways:
 - used only for a model of exactly that shape (checked on the loaded layers);
@@ -48,6 +48,8 @@ from rasa.utils.tensorflow.constants import (
     SENTENCE,
     SOFTMAX,
 )
+
+from bot.rasa_ext.registry import SPEED, replace
 
 logger = logging.getLogger(__name__)
 VERIFY_CALLS = 20
@@ -127,7 +129,7 @@ def _sentence_features(classifier: DIETClassifier, message: Any) -> Optional[Any
     """The message's sentence-level sparse features joined as Rasa's `get_sparse_features`
     joins them (same order, same filter); None if there are dense features or none at all.
     The sequence-level ones, which Rasa would join as well, are not needed here."""
-    from bot.rasa_speedups import side_by_side
+    from bot.rasa_ext.speed.hot_paths import side_by_side
 
     featurizers = classifier.component_config.get(FEATURIZERS) or []
     chosen = [f for f in message.features
@@ -191,7 +193,10 @@ def _predict(self: DIETClassifier, message: Any) -> Optional[Dict[str, Any]]:
     return {"i_scores": scores, DIAGNOSTIC_DATA: None}
 
 
-DIETClassifier._predict = _predict
+replace(DIETClassifier, "_predict", _predict, name="speed.diet_numpy_intents", kind=SPEED, library="rasa",
+        uses=("tensorflow", "scipy"),
+        why="DIET's intent confidences computed with numpy for our DIET's shape (no transformer, "
+            "no hidden layers, no entities), verified against TensorFlow on each model's first calls")
 
 
 # --- Only the features that are read ----------------------------------------------------------
@@ -310,6 +315,13 @@ def _lexical_syntactic(self: LexicalSyntacticFeaturizer, message: Any) -> None:
         _original_lexical_syntactic(self, message)
 
 
-MessageProcessor._parse_message_with_graph = _parse_message_with_graph
-CountVectorsFeaturizer._create_features = _count_vectors
-LexicalSyntacticFeaturizer._process_message = _lexical_syntactic
+replace(MessageProcessor, "_parse_message_with_graph", _parse_message_with_graph,
+        name="speed.sentence_features_only", kind=SPEED, library="rasa",
+        why="marks a parse as needing sentence-level features only, once every DIET of the model "
+            "answers with numpy (verified), so the featurizers below skip the unread ones")
+replace(CountVectorsFeaturizer, "_create_features", _count_vectors,
+        name="speed.count_vectors_sentence_only", kind=SPEED, library="rasa",
+        why="computes only the sentence-level count vectors when nothing reads the sequence level")
+replace(LexicalSyntacticFeaturizer, "_process_message", _lexical_syntactic,
+        name="speed.lexical_syntactic_skipped", kind=SPEED, library="rasa",
+        why="skips the lexical-syntactic featurizer (sequence-level only) when nothing reads it")

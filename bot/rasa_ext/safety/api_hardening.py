@@ -20,22 +20,27 @@ the worker while the database is down. A logging filter redacts it.
 
 Both are installed in the Rasa server process in either of two ways:
 
-- as an input channel, `bot.rasa_hardening.ApiHardening:` in credentials.yml and
-  deploy/credentials.production.yml: its blueprint has no routes, only a before_server_start
-  listener that receives the app (tests/e2e/test_api_security.py checks both files list it);
-- `python -m bot.rasa_hardening run ARGS` is `python -m rasa run ARGS` with both in place
-  from the moment Rasa creates its app, whatever the credentials file says (deploy/ uses it).
+- as an input channel, `bot.rasa_ext.safety.api_hardening.ApiHardening:` in credentials.yml
+  and deploy/credentials.production.yml: its blueprint has no routes, only a
+  before_server_start listener that receives the app (tests/e2e/test_api_security.py checks
+  both files list it);
+- as the registered replacement of `rasa.server.create_app`, applied by
+  `bot.rasa_ext.install_for_rasa()`: `python -m bot.serve.rasa_cli run ARGS` is
+  `python -m rasa run ARGS` with both in place from the moment Rasa creates its app, whatever
+  the credentials file says.
 """
 from __future__ import annotations
 
 import logging
 import re
-import sys
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
+import rasa.server
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
+
+from bot.rasa_ext.registry import SAFETY, replace
 
 logger = logging.getLogger(__name__)
 CLOSED_PREFIX = "model"
@@ -126,35 +131,16 @@ class ApiHardening(InputChannel):
         return bp
 
 
-def main(argv=None) -> None:
-    """`python -m bot.rasa_hardening run ...`: Rasa's own CLI, with the model routes closed
-    (and, for speed, the start-up heap frozen and one socket per worker process)."""
-    import rasa.core.run
-    import rasa.server
-    from rasa.__main__ import main as rasa_main
-
-    from bot import heap, rasa_workers
-
-    original = rasa.server.create_app
-
-    def create_app(*args: Any, **kwargs: Any) -> Sanic:
-        app = original(*args, **kwargs)
-        harden(app)
-        return app
-
-    original_configure = rasa.core.run.configure_app
-
-    def configure_app(*args: Any, **kwargs: Any) -> Sanic:  # with or without --enable-api
-        app = original_configure(*args, **kwargs)
-        heap.freeze_after_start(app)
-        return app
-
-    rasa.server.create_app = create_app  # rasa.core.run calls server.create_app at run time
-    rasa.core.run.configure_app = configure_app  # serve_application calls it at run time
-    rasa_workers.install()  # matters only with SANIC_WORKERS > 1
-    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
-    rasa_main()
+_original_create_app = rasa.server.create_app
 
 
-if __name__ == "__main__":
-    main()
+def _create_app(*args: Any, **kwargs: Any) -> Sanic:
+    app = _original_create_app(*args, **kwargs)
+    harden(app)
+    return app
+
+
+# rasa.core.run looks server.create_app up when it runs, so the replacement is what it calls.
+replace(rasa.server, "create_app", _create_app, name="safety.model_api_closed", kind=SAFETY, library="rasa", uses=("sanic",),
+        why="every /model route (replace, unload, train, test the model) answers 403 whatever the "
+            "token, and the token is redacted from logs, from the moment Rasa creates its app")

@@ -1,0 +1,118 @@
+"""The list of our replacements of third-party functions, and the one place that applies them.
+
+A patch module describes each replacement with `replace(...)` when it is imported; nothing is
+changed until `apply(kinds)` runs (called by `bot.rasa_ext.install_*`). Each entry names the
+function it replaces, the library that function comes from, and why, so that
+`python -m bot.rasa_ext` can list them all and tests/unit/test_rasa_ext_pins.py can check
+that every replaced function is still the one the patch was written against.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+SAFETY = "safety"
+SPEED = "speed"
+KINDS = (SAFETY, SPEED)
+# Which process a patch belongs in: the Rasa server (and whatever runs Rasa in-process: the
+# evaluation driver, the tests) or the action server.
+RASA = "rasa"
+ACTIONS = "actions"
+
+
+@dataclass
+class Patch:
+    name: str               # "speed.graph_runner": kind, then what it does
+    kind: str               # SAFETY or SPEED
+    process: str            # RASA or ACTIONS
+    replaces: str           # dotted path of the replaced function, e.g. "rasa.core....run"
+    library: str            # the distribution it comes from ("rasa", "sanic", ...)
+    why: str
+    module: str             # our module holding the replacement
+    original: Any           # the replaced function as the library defines it
+    uses: tuple = ()        # other libraries whose internals the replacement relies on
+    _apply: Callable[[], None] = field(repr=False, default=lambda: None)
+    applied: bool = False
+
+    @property
+    def libraries(self) -> tuple:
+        return (self.library, *self.uses)
+
+    def source_sha256(self) -> str:
+        """SHA-256 of the replaced function's source, as the installed library has it."""
+        return source_sha256(self.original)
+
+
+def source_sha256(function: Any) -> str:
+    function = getattr(function, "__func__", function)  # a classmethod or staticmethod
+    source = textwrap.dedent(inspect.getsource(inspect.unwrap(function)))
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def library_version(library: str) -> str:
+    return importlib.metadata.version(library)
+
+
+PATCHES: Dict[str, Patch] = {}
+
+
+def _register(patch: Patch) -> Patch:
+    known = PATCHES.get(patch.name)
+    if known is not None and known.module != patch.module:
+        raise RuntimeError(f"two patches are called {patch.name}: {known.module} and {patch.module}")
+    PATCHES.setdefault(patch.name, patch)
+    return PATCHES[patch.name]
+
+
+def replace(owner: Any, attribute: str, replacement: Any, *, name: str, kind: str, library: str,
+            why: str, process: str = RASA, uses: tuple = ()) -> Patch:
+    """Describe `owner.attribute = replacement` (a class or module attribute); applied later.
+
+    A class's attribute is read without binding it, so a classmethod is kept as one."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    original = inspect.getattr_static(owner, attribute) if isinstance(owner, type) else getattr(owner, attribute)
+    target = getattr(original, "__func__", original)
+    replaces = f"{target.__module__}.{target.__qualname__}"
+    patch = Patch(name=name, kind=kind, process=process, replaces=replaces, library=library, why=why,
+                  module=_caller_module(), original=original, uses=tuple(uses))
+
+    def apply() -> None:
+        setattr(owner, attribute, replacement)
+
+    patch._apply = apply
+    return _register(patch)
+
+
+def _caller_module() -> str:
+    frame = inspect.stack()[2].frame
+    return frame.f_globals.get("__name__", "?")
+
+
+def apply(kinds: Iterable[str], process: str) -> List[Patch]:
+    """Apply every registered patch of these kinds for this process (once each)."""
+    kinds = set(kinds)
+    done = []
+    for patch in PATCHES.values():
+        if patch.kind in kinds and patch.process == process and not patch.applied:
+            patch._apply()
+            patch.applied = True
+            done.append(patch)
+    return done
+
+
+def applied(kind: Optional[str] = None, process: str = RASA) -> List[Patch]:
+    return [p for p in PATCHES.values() if p.applied and p.process == process and kind in (None, p.kind)]
+
+
+def apply_named(names: Iterable[str]) -> None:
+    """Apply these registered patches only (a test exercising one patch in a small process)."""
+    for name in names:
+        patch = PATCHES[name]
+        if not patch.applied:
+            patch._apply()
+            patch.applied = True

@@ -1,0 +1,1 @@
+"""Changes the assistant is not safe without (bot/rasa_ext/__init__.py)."""

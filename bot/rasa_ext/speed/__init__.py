@@ -1,0 +1,1 @@
+"""Measured speed-ups that change no result; off with CLINIC_SPEEDUPS=off (bot/rasa_ext/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Process entry points: each installs bot.rasa_ext explicitly before it starts."""
