@@ -76,7 +76,7 @@ train: generate
 	$(PY) -m bot.model
 
 run: train
-	$(PY) -m bot.run
+	$(PY) -m bot.serve.run
 
 # The tiers are pytest markers (pytest.ini, set in tests/conftest.py): `check` leaves out what
 # starts the trained assistant, a server from scripts/ or a browser; `test` runs every tier.
@@ -115,7 +115,7 @@ bench: train
 # lost or duplicated escalation, error in the logs, or memory growth (docs/reliability.md "Soak").
 SOAK_SECONDS ?= 600
 soak: train
-	$(PY) -m bot.soak --seconds $(SOAK_SECONDS)
+	$(PY) -m bot.bench.soak --seconds $(SOAK_SECONDS)
 
 # The fuzz properties of `make test` with many more (random) examples; hypothesis keeps any
 # failing example in .hypothesis/ so the next run tries it first.

@@ -24,9 +24,9 @@ _refuse_an_unguarded_action_server()
 
 def _refuse_placeholder_clinic_facts() -> None:
     """The safety replies quote clinic.yml: in production the action server stops here, as it
-    starts, while it holds placeholders (bot/clinic.py), not at its first patient. Before the
+    starts, while it holds placeholders (bot/config/clinic.py), not at its first patient. Before the
     triage warm-up, which takes seconds."""
-    from bot.clinic import refuse_to_start_unless_ready
+    from bot.config.clinic import refuse_to_start_unless_ready
 
     refuse_to_start_unless_ready()
 

@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import clinic, escalations, say, selector
-from bot.clinic import details_reply_key
+from bot.config.clinic import details_reply_key
 from bot.escalation.details import (SKIPPED, is_phone_number, parse_contact, parse_name,
                                     parse_treatment_date, wants_to_skip, wants_to_stop)
 

@@ -6,9 +6,10 @@ from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 
-from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge import KnowledgeBase
+from bot.knowledge.live import LiveKnowledge, Snapshot
 from bot.knowledge.serving import AnswerSelector, ServingConfig
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.storage.db import upgrade
 from bot.storage.knowledge_log import KnowledgeLog
 
@@ -21,13 +22,23 @@ def settings() -> Settings:
 
 
 @lru_cache(maxsize=1)
+def live_knowledge() -> LiveKnowledge:
+    from bot.config.secrets import production
+
+    return LiveKnowledge(settings().database_url, ServingConfig.load(), production())
+
+
+def knowledge() -> Snapshot:
+    """The knowledge base as published now (bot/knowledge/live.py): read at each message."""
+    return live_knowledge().current()
+
+
 def knowledge_base() -> KnowledgeBase:
-    return load_knowledge_base()
+    return knowledge().kb
 
 
-@lru_cache(maxsize=1)
 def selector() -> AnswerSelector:
-    return AnswerSelector(knowledge_base(), ServingConfig.load())
+    return knowledge().selector
 
 
 @lru_cache(maxsize=1)
@@ -41,13 +52,13 @@ def channel_of(tracker: Tracker) -> str:
 
 @lru_cache(maxsize=1)
 def clinic():
-    from bot.clinic import load_clinic
+    from bot.config.clinic import load_clinic
 
     return load_clinic()
 
 
 def template_values() -> Dict[str, Any]:
-    from bot.clinic import reply_values
+    from bot.config.clinic import reply_values
 
     return reply_values(clinic())
 

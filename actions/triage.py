@@ -16,7 +16,7 @@ from actions.details import details_missing
 from actions.knowledge import send_entry, serve
 from actions.services import (channel_of, clinic, escalate, knowledge_base, say, selector,
                               yes_no_buttons)
-from bot.clinic import urgent_reply_key
+from bot.config.clinic import urgent_reply_key
 from bot.escalation.details import staff_can_reach
 from bot.knowledge.serving import Decision
 from bot.escalation.levels import ESCALATING_LEVELS, more_serious

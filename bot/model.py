@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, List
 
-from bot import paths
+from bot.config import paths
 
 # The encoder's pins and converter: the semantic scorer stores the training questions' vectors
 # in the model.

@@ -11,7 +11,7 @@ every user of the host, `docker inspect` shows a compose command with the value 
 and a pod spec's args are readable by anyone who can read pods. The option is added to
 `sys.argv` after the process has started, which changes none of those.
 
-Before anything is loaded, the secrets the Rasa server uses are checked (bot/secrets.py): in
+Before anything is loaded, the secrets the Rasa server uses are checked (bot/config/secrets.py): in
 production (CLINIC_ENV=production) a missing or short RASA_API_TOKEN, or a
 TELEGRAM_WEBHOOK_SECRET that is set but short, stops the start with a message.
 """
@@ -21,7 +21,7 @@ import runpy
 import sys
 from typing import List, Optional, Tuple
 
-from bot.secrets import SecretError, get_secret, optional_secret
+from bot.config.secrets import SecretError, get_secret, optional_secret
 
 TOKEN_VARIABLE = "RASA_API_TOKEN"
 USAGE = "usage: python -m deploy.rasa_server -m MODULE ARGS (the API token comes from RASA_API_TOKEN)"

@@ -5,7 +5,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.storage.models import Base
 
 config = context.config

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from bot import paths
+from bot.config import paths
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,7 +29,7 @@ def kb():
 def assistant(tmp_path_factory):
     """The trained model with a real action server and a real SQLite file (one per session)."""
     from bot.eval.driver import running_assistant
-    from bot.logging_setup import configure_logging
+    from bot.config.logging_setup import configure_logging
     from bot.model import verified_model
 
     configure_logging("WARNING")

@@ -23,11 +23,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import paths
+from bot.config import paths
 from bot.bench.load import run_load
-from bot.logging_setup import configure_logging
+from bot.config.logging_setup import configure_logging
 from bot.model import record_hash
-from bot.processes import action_server, children, free_port, project_env, rss_mb, stop
+from bot.serve.processes import action_server, children, free_port, project_env, rss_mb, stop
 from bot.storage.db import upgrade
 
 BENCH_MODELS = paths.MODELS_DIR / "bench"

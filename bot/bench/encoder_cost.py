@@ -18,7 +18,7 @@ from typing import Dict, List
 
 import yaml
 
-from bot import paths
+from bot.config import paths
 
 
 def sample_messages(limit: int) -> List[str]:

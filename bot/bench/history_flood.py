@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-from bot import paths
-from bot.processes import free_port, project_env
+from bot.config import paths
+from bot.serve.processes import free_port, project_env
 
 WARNING_SIGN = "I had my injections yesterday and now I have a fever and the redness is spreading"
 REPORT = paths.ROOT / "reports" / "history-flood.md"
@@ -115,7 +115,7 @@ def _run_server(work: Path, extra: Dict[str, str]):
                       DATABASE_URL=f"sqlite:///{work / 'bench.db'}", LOG_DIR=str(work / "logs"),
                       RASA_API_TOKEN="bench-api-token", WEBCHAT_SECRET="bench-webchat-secret-0123456789abcdef",
                       RATE_LIMIT_PER_MINUTE="0", **extra)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

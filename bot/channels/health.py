@@ -22,7 +22,7 @@ from sanic.request import Request
 from sqlalchemy import text
 
 from bot.resilience import replay
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.storage.db import get_engine
 
 logger = logging.getLogger(__name__)

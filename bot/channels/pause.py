@@ -13,7 +13,7 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.escalation.levels import ESCALATING_LEVELS
 from bot.escalation.store import conversation_paused
-from bot.settings import Settings
+from bot.config.settings import Settings
 
 
 async def deliver_unless_paused(agent: Any, message: UserMessage,

@@ -36,7 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import paths
+from bot.config import paths
 from bot.channels.commands import fixed_parse, neutralise
 from bot.channels.delivery import deliver
 from bot.channels.rate_limit import SenderRateLimiter, limiter
@@ -44,7 +44,7 @@ from bot.channels.telegram_output import TelegramOutput
 from bot.channels.telegram_updates import UpdateLog
 from bot.replies import replies
 from bot.resilience import replay
-from bot.settings import Settings
+from bot.config.settings import Settings
 
 logger = logging.getLogger(__name__)
 # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
@@ -126,7 +126,7 @@ def _photo_room(url: str, conversation: str, cap: int):
 
 @lru_cache(maxsize=1)
 def _template_values() -> Dict[str, Any]:
-    from bot.clinic import load_clinic, reply_values
+    from bot.config.clinic import load_clinic, reply_values
 
     return reply_values(load_clinic())
 

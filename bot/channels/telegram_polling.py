@@ -14,7 +14,7 @@ import sys
 
 import httpx
 
-from bot.logging_setup import configure_logging
+from bot.config.logging_setup import configure_logging
 
 logger = logging.getLogger("bot.telegram_polling")
 

@@ -28,7 +28,7 @@ from sanic import response
 from sanic.request import Request
 from socketio import AsyncServer
 
-from bot import paths
+from bot.config import paths
 from bot.channels.commands import neutralise
 from bot.channels.delivery import deliver
 from bot.channels.rate_limit import history_limiter
@@ -36,8 +36,8 @@ from bot.privacy.deletion import deleted_at_patient_request
 from bot.resilience import replay
 from bot.resilience.tracker_spool import TRACKERS
 from bot.resilience.spool import Spool
-from bot.secrets import get_secret
-from bot.settings import Settings
+from bot.config.secrets import get_secret
+from bot.config.settings import Settings
 from bot.storage.rasa_events import message_events
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,9 @@ from bot.storage.db import transaction
 from bot.storage.models import StaffUser, utcnow
 
 logger = logging.getLogger(__name__)
-ROLES = ("staff", "admin")
+# staff work the queue and edit the knowledge base; clinicians also sign (publish) knowledge
+# entries (bot/knowledge/store.py SIGNING_ROLES); admins also manage accounts and read the audit log.
+ROLES = ("staff", "clinician", "admin")
 MIN_PASSWORD = 12
 FREE_ATTEMPTS = 5
 MAX_LOCK = dt.timedelta(minutes=15)

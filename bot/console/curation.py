@@ -50,6 +50,8 @@ def grouped_questions(url: str, limit: int = 2000) -> List[Dict[str, Any]]:
         members = [rows_with_text[i] for i in group]
         guesses = Counter(m.best_guess for m in members if m.best_guess)
         out.append({"count": len(members), "examples": [m.text for m in members[:3]],
+                    # Ids, not texts, travel in the "add to an entry" form (bot/console/routes/curation.py).
+                    "ids": [m.id for m in members],
                     "last_seen": max(m.created_at for m in members),
                     "best_guess": guesses.most_common(1)[0][0] if guesses else None})
     out.sort(key=lambda g: (-g["count"], -g["last_seen"].timestamp()))
@@ -66,3 +68,10 @@ def per_day(url: str, days: int = 14, today: dt.date | None = None) -> List[Dict
     e, u = Counter(d.date() for d in esc), Counter(d.date() for d in unanswered)
     return [{"day": day, "escalations": e.get(day, 0), "unanswered": u.get(day, 0)}
             for day in (today - dt.timedelta(days=i) for i in range(days - 1, -1, -1))]
+
+
+def questions_by_id(url: str, ids: List[int]) -> List[str]:
+    """The texts of these unanswered questions, in the order given, each once."""
+    with transaction(url) as s:
+        rows = {r.id: r.text for r in s.scalars(select(UnansweredQuestion).where(UnansweredQuestion.id.in_(ids)))}
+    return list(dict.fromkeys(" ".join(rows[i].split()) for i in ids if (rows.get(i) or "").strip()))

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot import paths
+from bot.config import paths
 from bot.encoder.files import SOURCE_DIR, ensure, sha256_of
 from bot.encoder.graph import CONVERTER_VERSION, build_fp32, quantise
 from bot.encoder.model import MANIFEST_FILE, MODEL_FILE, EncoderUnavailable, check_manifest

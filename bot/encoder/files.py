@@ -19,7 +19,7 @@ from typing import Dict
 
 import yaml
 
-from bot import paths
+from bot.config import paths
 from bot.model import file_hash as sha256_of
 
 PINS_FILE = Path(__file__).with_name("pins.yml")

@@ -22,7 +22,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from bot import paths
+from bot.config import paths
 from bot.encoder.files import SOURCE_DIR, Pins, sha256_of, verify
 from bot.encoder.wordpiece import WordPiece
 

@@ -155,7 +155,7 @@ def parse_max_photos(raw: Optional[str]) -> int:
     """MAX_PHOTOS_PER_ESCALATION: a whole number from 1 to 100 (unset or empty: 10). 0 is
     refused rather than guessed at: read as "no limit" it would undo the limit, read as "no
     photos" it would silently stop keeping what patients send."""
-    from bot.settings import SettingsError
+    from bot.config.settings import SettingsError
 
     if raw is None or not raw.strip():
         return DEFAULT_MAX_PHOTOS

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from bot import paths
-from bot.logging_setup import configure_logging
+from bot.config import paths
+from bot.config.logging_setup import configure_logging
 
 
 def main(argv=None) -> int:

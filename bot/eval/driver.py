@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.escalation.levels import ESCALATING_LEVELS
 from bot.eval.scoring import answer_label, triage_level
-from bot.processes import action_server
+from bot.serve.processes import action_server
 from bot.storage.db import dispose_all, transaction, upgrade
 from bot.storage.models import Escalation, EscalationEvent
 
@@ -102,8 +102,8 @@ def running_assistant(model_path: Path, work_dir: Optional[Path] = None,
     from rasa.utils.endpoints import EndpointConfig
 
     from bot import rasa_ext
-    from bot.processes import action_server_token
-    from bot.secrets import ACTION_TOKEN_HEADER
+    from bot.serve.processes import action_server_token
+    from bot.config.secrets import ACTION_TOKEN_HEADER
     from bot.storage.tracker_store import CachedSQLTrackerStore
 
     rasa_ext.install_for_rasa()  # as the Rasa server has them: this process runs Rasa

@@ -17,7 +17,7 @@ from typing import Dict, List, Tuple
 
 import yaml
 
-from bot import paths
+from bot.config import paths
 from bot.eval.figures import figures
 
 MANIFEST = paths.ROOT / "tests" / "eval" / "sets.yml"
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=paths.ROOT / "reports")
     parser.add_argument("--only", nargs="+", metavar="SET", help="these sets only (names without .yml)")
     args = parser.parse_args(argv)
-    from bot.logging_setup import configure_logging
+    from bot.config.logging_setup import configure_logging
     from bot.model import verified_model
 
     configure_logging()

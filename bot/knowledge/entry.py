@@ -21,6 +21,8 @@ class KnowledgeEntry:
     reviewed_by: str
     reviewed_on: str
     path: str
+    # "article" or "clinic" (bot/knowledge/checks.py AUTHORED_BY): staff see which it is.
+    authored_by: str = "article"
 
     @property
     def topic(self) -> str:
@@ -34,17 +36,17 @@ class KnowledgeEntry:
     @property
     def version(self) -> str:
         """Content hash of everything a patient or reviewer could see; changes with any edit."""
-        payload = json.dumps(
-            {
-                "id": self.id,
-                "title": self.title,
-                "answer": self.answer,
-                "source": list(self.source),
-                "reviewed_by": self.reviewed_by,
-                "reviewed_on": self.reviewed_on,
-            },
-            sort_keys=True,
-        )
+        fields = {
+            "id": self.id,
+            "title": self.title,
+            "answer": self.answer,
+            "source": list(self.source),
+            "reviewed_by": self.reviewed_by,
+            "reviewed_on": self.reviewed_on,
+        }
+        if self.authored_by != "article":  # so the article's entries keep the hashes logged so far
+            fields["authored_by"] = self.authored_by
+        payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List
 
-from bot import paths
+from bot.config import paths
 from bot.knowledge.loader import KnowledgeBase, load_knowledge_base
 
 ANSWER_ACTION = "action_answer_question"

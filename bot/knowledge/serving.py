@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from bot import paths
+from bot.config import paths
 from bot.knowledge.entry import KnowledgeEntry, entry_id_for_intent
 from bot.knowledge.loader import KnowledgeBase
 

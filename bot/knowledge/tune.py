@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Tuple
 
-from bot import paths
-from bot.logging_setup import configure_logging
+from bot.config import paths
+from bot.config.logging_setup import configure_logging
 
 CONVERSATIONAL_INTENTS = {"greet": "greeting", "goodbye": "goodbye", "thanks": "thanks",
                           "bot_identity": "bot_identity", "ask_human": "human",

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from bot import paths
+from bot.config import paths
 
 
 class LogNotifier:

@@ -13,7 +13,7 @@ def within_retention(timestamps: Iterable[Optional[float]], now: Optional[float]
     """Whether the previous session (its events' timestamps) is within the retention period:
     a conversation idle for longer is due to be purged (or is being purged right now), so
     nothing of it is carried into the new session."""
-    from bot.settings import Settings, SettingsError
+    from bot.config.settings import Settings, SettingsError
 
     try:
         days = Settings.from_env().retention_days

@@ -8,6 +8,7 @@ that every replaced function is still the one the patch was written against.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import inspect
@@ -69,7 +70,7 @@ def _register(patch: Patch) -> Patch:
 
 
 def replace(owner: Any, attribute: str, replacement: Any, *, name: str, kind: str, library: str,
-            why: str, process: str = RASA, uses: tuple = ()) -> Patch:
+            why: str, process: str = RASA, uses: tuple = (), _depth: int = 2) -> Patch:
     """Describe `owner.attribute = replacement` (a class or module attribute); applied later.
 
     A class's attribute is read without binding it, so a classmethod is kept as one."""
@@ -79,7 +80,7 @@ def replace(owner: Any, attribute: str, replacement: Any, *, name: str, kind: st
     target = getattr(original, "__func__", original)
     replaces = f"{target.__module__}.{target.__qualname__}"
     patch = Patch(name=name, kind=kind, process=process, replaces=replaces, library=library, why=why,
-                  module=_caller_module(), original=original, uses=tuple(uses))
+                  module=_caller_module(_depth), original=original, uses=tuple(uses))
 
     def apply() -> None:
         setattr(owner, attribute, replacement)
@@ -88,9 +89,23 @@ def replace(owner: Any, attribute: str, replacement: Any, *, name: str, kind: st
     return _register(patch)
 
 
-def _caller_module() -> str:
-    frame = inspect.stack()[2].frame
-    return frame.f_globals.get("__name__", "?")
+def then(owner: Any, attribute: str, hook: Callable[[Any], None], **described: Any) -> Patch:
+    """Describe a replacement of the factory `owner.attribute` that calls it as before, then
+    hands what it made (a Sanic app) to `hook`. The library looks the factory up in its module
+    when it runs, so the replacement is what it calls."""
+    original = getattr(owner, attribute)
+
+    @functools.wraps(original)
+    def made_then_hooked(*args: Any, **kwargs: Any) -> Any:
+        made = original(*args, **kwargs)
+        hook(made)
+        return made
+
+    return replace(owner, attribute, made_then_hooked, _depth=3, **described)
+
+
+def _caller_module(depth: int) -> str:
+    return inspect.stack()[depth].frame.f_globals.get("__name__", "?")
 
 
 def apply(kinds: Iterable[str], process: str) -> List[Patch]:

@@ -18,7 +18,7 @@ LABEL = "degraded"
 
 @lru_cache(maxsize=1)
 def reply_values() -> Dict[str, Any]:
-    from bot.clinic import load_clinic, reply_values
+    from bot.config.clinic import load_clinic, reply_values
 
     return reply_values(load_clinic())
 
@@ -43,7 +43,7 @@ def escalate(sender_id: str, channel: str, text: str, parse: Dict[str, Any], lev
     """Record a warning sign from the Rasa server itself (spooled if the database is down)."""
     from bot.escalation.store import symptom_records
     from bot.resilience.escalations import record_escalation
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     findings = ((parse or {}).get("triage") or {}).get("findings") or []
     s = Settings.from_env()

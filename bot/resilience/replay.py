@@ -74,7 +74,7 @@ async def flush_once(agent: Any) -> bool:
     more was spooled meanwhile (go round again)."""
     from bot.channels.pause import deliver_unless_paused
     from bot.resilience.escalations import flush_escalations
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     for kind in (TRACKERS, "escalations", MESSAGES):
         Spool(kind).recover_claims()

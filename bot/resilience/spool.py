@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
-from bot import paths
+from bot.config import paths
 
 # A claimed item older than this is taken to belong to a process that is gone.
 CLAIM_MAX_AGE = 300.0

@@ -20,7 +20,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] and args[0] in SERVING_COMMANDS:
         # Before Rasa loads (it takes a while): in production, placeholders stop the start here.
-        from bot.clinic import refuse_to_start_unless_ready
+        from bot.config.clinic import refuse_to_start_unless_ready
 
         refuse_to_start_unless_ready()
     from bot import rasa_ext

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot import paths
+from bot.config import paths
 
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()

@@ -14,10 +14,12 @@ class KnowledgeLog:
         self.url = database_url
 
     def record_served(self, conversation_id: str, channel: str, entry_id: str, entry_version: str,
-                      how: str, confidence: Optional[float]) -> None:
+                      how: str, confidence: Optional[float], version_id: Optional[int] = None) -> None:
+        """`entry_version`: the served text's content hash; `version_id`: its knowledge_versions row."""
         with transaction(self.url) as s:
             s.add(ServedAnswer(conversation_id=conversation_id, channel=channel, entry_id=entry_id,
-                               entry_version=entry_version, how=how, confidence=confidence))
+                               entry_version=entry_version, how=how, confidence=confidence,
+                               knowledge_version_id=version_id))
 
     def record_unanswered(self, conversation_id: str, channel: str, text: str, reason: str,
                           best_guess: Optional[str], confidence: Optional[float]) -> None:

@@ -29,7 +29,7 @@ from typing import AsyncGenerator, Dict, Optional, Text, Tuple
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore
 
-from bot import paths
+from bot.config import paths
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end

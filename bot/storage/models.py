@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
-                        String, Text, false, text)
+                        String, Text, UniqueConstraint, false, text)
 from sqlalchemy.orm import declarative_base, deferred
 
 Base = declarative_base()
@@ -47,6 +47,9 @@ class ServedAnswer(Base):
     confidence = Column(Float)
     how = Column(String(32), nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    # The knowledge_versions row served (None before versions were kept in the database). No
+    # foreign key: this log outlives any change to the knowledge base.
+    knowledge_version_id = Column(Integer)
 
 
 class Escalation(Base):
@@ -174,7 +177,7 @@ class StaffUser(Base):
     id = Column(Integer, primary_key=True)
     username = Column(String(64), nullable=False, unique=True)
     password_hash = Column(String(255), nullable=False)  # argon2id
-    role = Column(String(16), nullable=False, default="staff")  # staff | admin
+    role = Column(String(16), nullable=False, default="staff")  # staff | clinician | admin
     active = Column(Boolean, nullable=False, default=True)
     failed_attempts = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
@@ -208,3 +211,64 @@ class AuditEntry(Base):
     action = Column(String(32), nullable=False)
     target = Column(String(64))
     detail = Column(Text)
+
+
+class KnowledgeEntryRecord(Base):
+    """One knowledge entry, by its id (bot/knowledge/checks.py ID_PATTERN). Its text is in
+    knowledge_versions; retired entries are kept (with their versions) but never served."""
+
+    __tablename__ = "knowledge_entries"
+
+    id = Column(String(64), primary_key=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_by = Column(String(64), nullable=False)
+    retired_at = Column(DateTime)
+    retired_by = Column(String(64))
+
+
+class KnowledgeVersion(Base):
+    """Every save of an entry: never changed afterwards (only sent for sign-off), so a served
+    answer can always be traced to the exact text and who wrote it."""
+
+    __tablename__ = "knowledge_versions"
+
+    id = Column(Integer, primary_key=True)
+    entry_id = Column(String(64), ForeignKey("knowledge_entries.id", ondelete="CASCADE"), nullable=False, index=True)
+    number = Column(Integer, nullable=False)  # 1, 2, 3... per entry
+    title = Column(String(255), nullable=False)
+    questions = Column(Text, nullable=False)  # JSON list
+    answer = Column(Text, nullable=False)
+    source = Column(Text, nullable=False)  # JSON list of passages quoted from the article
+    authored_by = Column(String(16), nullable=False, default="article", server_default="article")
+    author = Column(String(64), nullable=False)
+    note = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    submitted_at = Column(DateTime)  # sent for sign-off; None: a draft
+
+    # Two staff saving the same entry at once cannot both create its next number.
+    __table_args__ = (UniqueConstraint("entry_id", "number", name="uq_knowledge_version_number"),)
+
+
+class KnowledgeSignoff(Base):
+    """A clinician's signature on one version, which publishes it. One per version."""
+
+    __tablename__ = "knowledge_signoffs"
+
+    id = Column(Integer, primary_key=True)
+    version_id = Column(Integer, ForeignKey("knowledge_versions.id", ondelete="CASCADE"), nullable=False,
+                        unique=True)
+    signer = Column(String(64), nullable=False)
+    signer_role = Column(String(16), nullable=False)
+    signed_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class KnowledgeRevision(Base):
+    """One row (id 1), written in every transaction that changes the knowledge base: the action
+    server compares its number at each message and reloads only when it moved. Its presence
+    means the tables were seeded from knowledge/."""
+
+    __tablename__ = "knowledge_revision"
+
+    id = Column(Integer, primary_key=True, autoincrement=False)
+    revision = Column(Integer, nullable=False, default=0)
+    seeded_at = Column(DateTime, nullable=False, default=utcnow)

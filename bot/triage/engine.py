@@ -24,7 +24,7 @@ from typing import Iterable, List, Optional
 
 import numpy as np
 
-from bot import paths
+from bot.config import paths
 from bot.escalation.levels import more_serious, rank
 from bot.triage.normalise import INVISIBLE, Normaliser, chunk_end
 from bot.triage.clauses import split_clauses

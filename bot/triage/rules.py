@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from bot import paths
+from bot.config import paths
 
 RULES_DIR = paths.ROOT / "triage"
 SIGN_LEVELS = ("emergency", "urgent", "mild")

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import yaml
 
-from bot import paths
+from bot.config import paths
 from bot.triage.clauses import split_clauses
 from bot.triage.rules import PROTOCOL as PROTOCOL_GROUPS
 from bot.triage.rules import RULES_DIR, TriageRulesError, read_yaml

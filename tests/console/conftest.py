@@ -7,8 +7,8 @@ import pytest
 import uvicorn
 
 from bot.console.accounts import create_user
-from bot.processes import free_port
-from bot.settings import Settings
+from bot.serve.processes import free_port
+from bot.config.settings import Settings
 from bot.storage.db import dispose_all, upgrade
 
 ADMIN, STAFF, PASSWORD = "admin1", "nurse1", "correct-horse-battery-staple"

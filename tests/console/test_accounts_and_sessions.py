@@ -6,9 +6,9 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from bot import paths
+from bot.config import paths
 from bot.console import accounts, sessions
-from bot.processes import project_env
+from bot.serve.processes import project_env
 from bot.storage.db import transaction, upgrade
 from bot.storage.models import StaffUser, utcnow
 
@@ -21,7 +21,7 @@ def url(tmp_path):
 
 
 def add_user(url, name, password, *extra):
-    return subprocess.run([sys.executable, "-m", "bot.staff", "add-user", name, "--password-stdin", *extra],
+    return subprocess.run([sys.executable, "-m", "bot.console.staff", "add-user", name, "--password-stdin", *extra],
                           input=password + "\n", text=True, capture_output=True, cwd=paths.ROOT,
                           env=project_env(DATABASE_URL=url))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.console.accounts import AccountError, create_user
-from bot.processes import launched_children
+from bot.serve.processes import launched_children
 from bot.storage.db import transaction
 from bot.storage.models import Escalation
 from tests.console.conftest import csrf_from, sign_in
@@ -50,7 +50,7 @@ def webchat_turns(live, token, messages, quiet=0.6, max_wait=20.0):
 
 
 def action_server_url(live):
-    """The live assistant's action server: the rasa_sdk process `bot.run` started."""
+    """The live assistant's action server: the rasa_sdk process `bot.serve.run` started."""
     pid = launched_children(live.proc.pid)["actions"]
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     return f"http://127.0.0.1:{cmd[cmd.index(b'--port') + 1].decode()}"

@@ -1,4 +1,4 @@
-"""A live assistant started the way `make run` starts it (bot.run), with the Telegram
+"""A live assistant started the way `make run` starts it (bot.serve.run), with the Telegram
 channel pointed at the stand-in Bot API on loopback. Shared by the channel and browser tests."""
 import signal
 import subprocess
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot import paths
-from bot.clinic import load_clinic
-from bot.processes import free_port, project_env
+from bot.config import paths
+from bot.config.clinic import load_clinic
+from bot.serve.processes import free_port, project_env
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 TELEGRAM_TOKEN = "424242:TEST-bot-token"
@@ -38,7 +38,7 @@ class Live:
     database_url: str
     telegram: FakeTelegramAPI
     proc: subprocess.Popen
-    clinic: object = None  # bot.clinic.Clinic: the facts the live assistant quotes
+    clinic: object = None  # bot.config.clinic.Clinic: the facts the live assistant quotes
 
     @property
     def telegram_webhook(self) -> str:
@@ -66,7 +66,7 @@ def live(tmp_path_factory):
                       LOG_DIR=str(work / "logs"), CONSOLE_PORT=str(console_port), CLINIC_FILE=str(clinic_file))
     for name in ("CLINIC_CONTACT", "CLINIC_OUT_OF_HOURS_CONTACT", "CLINIC_EMERGENCY_NUMBER"):
         env.pop(name, None)  # the file's lines, whatever the caller's environment says
-    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, seen = time.monotonic() + 300, []
     while time.monotonic() < deadline:

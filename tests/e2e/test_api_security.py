@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths
+from bot.config import paths
 from bot.model import verified_model
-from bot.processes import free_port, project_env, stop, wait_http
+from bot.serve.processes import free_port, project_env, stop, wait_http
 from tests.e2e.channel_clients import api, http, rest_say, tracker
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ from bot.escalation.store import EscalationStore
 from bot.storage.db import get_engine, transaction
 from bot.storage.models import Escalation
 from tests.console.conftest import csrf_from
-from bot.processes import action_server_token
+from bot.serve.processes import action_server_token
 from tests.e2e.bad_input_helpers import (STAFF_PASSWORD, STAFF_USER, LogWatch, action_server_url, http,
                                          queue_left_as_found, staff_client, user_texts, webchat_turns)
 from tests.e2e.channel_clients import rest_say, webchat_session

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from bot import paths
-from bot.processes import project_env
+from bot.config import paths
+from bot.serve.processes import project_env
 from tests.e2e.telegram_helpers import message, post_update, texts_to
 
 pytestmark = pytest.mark.slow
@@ -15,7 +15,7 @@ PASSWORD = "a-long-console-password"
 
 
 def test_staff_handle_an_escalation_in_the_browser(live, chromium, tmp_path):
-    subprocess.run([sys.executable, "-m", "bot.staff", "add-user", "nurse_ana", "--role", "admin",
+    subprocess.run([sys.executable, "-m", "bot.console.staff", "add-user", "nurse_ana", "--role", "admin",
                     "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, cwd=paths.ROOT,
                    env=project_env(DATABASE_URL=live.database_url), capture_output=True)
     chat = 880001

@@ -7,7 +7,7 @@ import pytest
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot import paths
+from bot.config import paths
 from bot.rasa_ext.speed import diet_intents
 
 

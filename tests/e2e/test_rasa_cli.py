@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from bot import paths
-from bot.processes import project_env
+from bot.config import paths
+from bot.serve.processes import project_env
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths
-from bot.processes import free_port, launched_children, project_env
+from bot.config import paths
+from bot.serve.processes import free_port, launched_children, project_env
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
                       DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}", RASA_API_TOKEN=token,
                       CLINIC_SAFETY_NET_MINUTES="0.05", WORKER_INTERVAL="0.5", LOG_DIR=str(tmp_path / "logs"))
     # A process group of its own, like a command in a terminal: Ctrl-C signals the whole group.
-    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     children = {}
     try:
@@ -124,7 +124,7 @@ def test_a_setting_the_worker_would_refuse_stops_the_start_with_a_message(tmp_pa
     env = project_env(DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", LOG_DIR=str(tmp_path / "logs"),
                       RASA_PORT=str(free_port()), **setting)
     env.pop("STAFF_WEBHOOK_URL", None)
-    out = subprocess.run([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 2 and "not starting" in out.stderr and expected in out.stderr
     assert not (tmp_path / "logs" / "rasa.log").exists()  # nothing was started

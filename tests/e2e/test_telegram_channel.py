@@ -178,8 +178,8 @@ def test_polling_mode_hands_updates_to_the_same_webhook(live, chat, kb):
     import subprocess
     import sys
 
-    from bot import paths
-    from bot.processes import project_env
+    from bot.config import paths
+    from bot.serve.processes import project_env
     from tests.e2e.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
 
     live.telegram.updates.append(message(chat, "what are exosomes made of?"))

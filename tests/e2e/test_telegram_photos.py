@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from bot import paths
-from bot.clinic import load_clinic
+from bot.config import paths
+from bot.config.clinic import load_clinic
 from bot.escalation.store import EscalationStore
 from bot.model import verified_model
-from bot.processes import free_port, project_env, stop, wait_http
+from bot.serve.processes import free_port, project_env, stop, wait_http
 from bot.storage.db import dispose_all, transaction, upgrade
 from bot.storage.models import EscalationAttachment
 from tests.e2e.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths
+from bot.config import paths
 from bot.model import verified_model
-from bot.processes import action_server, free_port, project_env, stop, wait_http
+from bot.serve.processes import action_server, free_port, project_env, stop, wait_http
 from bot.storage.db import dispose_all, upgrade
 from tests.faults.proxy import FaultProxy
 

@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from bot import paths
-from bot.processes import free_port, launched_children, project_env
+from bot.config import paths
+from bot.serve.processes import free_port, launched_children, project_env
 from tests.waiting import wait_until
 from tests.webchat_client import chat, new_token
 
@@ -49,7 +49,7 @@ def launcher(tmp_path_factory):
                       WEBCHAT_SECRET=SECRET, RASA_API_TOKEN="restarts-token", WORKER_INTERVAL="1",
                       **{k: str(v) for k, v in ports.items()})
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     seen = []
     while True:

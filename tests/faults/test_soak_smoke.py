@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot import soak
+from bot.bench import soak
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from bot import paths
-from bot.processes import free_port
+from bot.config import paths
+from bot.serve.processes import free_port
 from bot.storage.db import dispose_all, upgrade
 
 

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
-from bot.processes import free_port
+from bot.serve.processes import free_port
 from bot.rasa_ext.speed import hot_paths
 
 _rasa_request = EndpointConfig.request  # ours, installed by tests/conftest.py

@@ -30,8 +30,8 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from bot import paths
-from bot.processes import free_port, project_env, stop, wait_http
+from bot.config import paths
+from bot.serve.processes import free_port, project_env, stop, wait_http
 
 DEPLOY = paths.ROOT / "deploy"
 SCRIPTS = paths.ROOT / "scripts"

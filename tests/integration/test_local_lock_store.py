@@ -11,7 +11,7 @@ import time
 import pytest
 from rasa.core.lock_store import LockError
 
-from bot import paths
+from bot.config import paths
 from bot.storage.lock_store import LocalLockStore
 
 # A second process that takes a conversation's lock, says so, and holds it as told.

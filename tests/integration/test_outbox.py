@@ -8,11 +8,11 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
-from bot import paths
+from bot.config import paths
 from bot.escalation.store import EscalationStore
 from bot.notify.outbox import Outbox
 from bot.notify.webhook import WebhookNotifier
-from bot.processes import free_port, project_env
+from bot.serve.processes import free_port, project_env
 from bot.storage.db import transaction
 from bot.storage.models import OutboxMessage, utcnow
 from tests.integration.receiver import Receiver
@@ -85,7 +85,7 @@ def test_worker_process_killed_and_restarted_delivers_everything(db_url, tmp_pat
                       STAFF_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook", STAFF_WEBHOOK_SECRET=SECRET)
     for i in range(3):
         escalate(db_url, conv=f"c{i}")
-    worker = subprocess.Popen([sys.executable, "-m", "bot.worker"], cwd=paths.ROOT, env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "bot.serve.worker"], cwd=paths.ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def rows():
@@ -104,7 +104,7 @@ def test_worker_process_killed_and_restarted_delivers_everything(db_url, tmp_pat
 
     receiver = Receiver(SECRET, port=port)  # the webhook comes back
     make_due(db_url)
-    worker = subprocess.Popen([sys.executable, "-m", "bot.worker"], cwd=paths.ROOT, env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "bot.serve.worker"], cwd=paths.ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: len(receiver.received) >= 3, "the webhook to receive the three alerts", 60)

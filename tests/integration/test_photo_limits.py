@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from bot import settings
+from bot.config import settings
 from bot.escalation import store
 from bot.escalation.store import EscalationStore, add_attachment
 from bot.storage.db import transaction

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from bot import paths
-from bot.processes import children, free_port, wait_http
+from bot.config import paths
+from bot.serve.processes import children, free_port, wait_http
 
 APP = """
 import os, sys, time

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from bot import paths
-from bot.processes import action_server, children, free_port, project_env, stop, wait_http
+from bot.config import paths
+from bot.serve.processes import action_server, children, free_port, project_env, stop, wait_http
 from bot.storage.db import transaction
 from bot.storage.models import Escalation
 from tests.integration.conftest import fresh_postgres_database

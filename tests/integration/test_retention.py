@@ -21,14 +21,14 @@ from rasa.shared.core.slots import TextSlot
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import select, update
 
-from bot import paths
+from bot.config import paths
 from bot.channels.telegram_updates import UpdateLog
 from bot.console.review import act
 from bot.escalation.store import EscalationStore, add_attachment
 from bot.privacy.deletion import PLACEHOLDERS, RETENTION, request_deletion, stubs, sweep
 from bot.privacy.retention import RetentionJob, purge_expired
-from bot.processes import project_env
-from bot.settings import DEFAULT_RETENTION_DAYS, Settings, SettingsError, parse_retention_days
+from bot.serve.processes import project_env
+from bot.config.settings import DEFAULT_RETENTION_DAYS, Settings, SettingsError, parse_retention_days
 from bot.storage.db import transaction
 from bot.storage.knowledge_log import KnowledgeLog
 from bot.storage.models import (AuditEntry, Escalation, EscalationAttachment, EscalationEvent, OutboxMessage,
@@ -331,7 +331,7 @@ def test_the_worker_purges_and_refuses_a_malformed_setting(db_url):
     def worker(retention):
         env = project_env(DATABASE_URL=db_url, RETENTION_DAYS=retention, STAFF_NOTIFIERS="log")
         env.pop("RASA_API_TOKEN", None)
-        return subprocess.run([sys.executable, "-m", "bot.worker", "--once"], cwd=paths.ROOT, env=env,
+        return subprocess.run([sys.executable, "-m", "bot.serve.worker", "--once"], cwd=paths.ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
 
     bad = worker("0")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.channels import rate_limit, telegram
-from bot.clinic import load_clinic
+from bot.config.clinic import load_clinic
 from bot.escalation.store import EscalationStore
 from bot.storage.db import get_engine, transaction
 from bot.storage.models import EscalationAttachment

@@ -2,8 +2,8 @@
 import subprocess
 import sys
 
-from bot import paths
-from bot.processes import free_port, project_env
+from bot.config import paths
+from bot.serve.processes import free_port, project_env
 
 
 def test_a_bare_rasa_sdk_will_not_run_our_actions():

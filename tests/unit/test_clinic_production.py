@@ -1,4 +1,4 @@
-"""Production refuses clinic.yml placeholders (bot/clinic.py): every fact the safety replies
+"""Production refuses clinic.yml placeholders (bot/config/clinic.py): every fact the safety replies
 quote must be filled in, in the file or by its environment variable, and each process that
 answers patients stops as it starts, naming what to fill in. Development runs with them."""
 import logging
@@ -8,9 +8,9 @@ import sys
 import pytest
 import yaml
 
-from bot import paths
-from bot.clinic import OVERRIDES, ClinicConfigError, load_at_start, load_clinic
-from bot.processes import project_env
+from bot.config import paths
+from bot.config.clinic import OVERRIDES, ClinicConfigError, load_at_start, load_clinic
+from bot.serve.processes import project_env
 
 COMPLETE = {
     "timezone": "Europe/London",
@@ -115,7 +115,7 @@ def test_the_repositorys_clinic_file_is_refused_in_production(production):
 
 def test_development_uses_the_placeholders_text_with_a_one_line_warning(monkeypatch, caplog):
     monkeypatch.setenv("CLINIC_ENV", "development")
-    with caplog.at_level(logging.WARNING, logger="bot.clinic"):
+    with caplog.at_level(logging.WARNING, logger="bot.config.clinic"):
         clinic = load_at_start()
     assert clinic.contact == "the clinic's main phone line"  # the text inside the brackets
     assert clinic.out_of_hours_contact == "the clinic's out-of-hours line" and clinic.timezone == "UTC"
@@ -141,8 +141,8 @@ def test_the_clinic_file_can_be_named_by_the_environment(tmp_path, production, m
 # ---------------------------------------------------------------- each process, for real
 
 STARTS = {
-    "launcher": ["-m", "bot.run"],
-    "worker": ["-m", "bot.worker", "--once"],
+    "launcher": ["-m", "bot.serve.run"],
+    "worker": ["-m", "bot.serve.worker", "--once"],
     "action server": ["-m", "bot.serve.action_server", "--actions", "actions", "--port", "9"],
     "rasa server": ["-m", "bot.serve.rasa_cli", "run", "--model", "models/assistant.tar.gz", "-p", "9"],
     # As deploy/ starts it: the API token checked (and good), then the same Rasa entry point.

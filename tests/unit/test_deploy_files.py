@@ -9,9 +9,9 @@ import sys
 import pytest
 import yaml
 
-from bot import paths
-from bot.processes import project_env
-from bot.secrets import MIN_LENGTH
+from bot.config import paths
+from bot.serve.processes import project_env
+from bot.config.secrets import MIN_LENGTH
 
 DEPLOY = paths.ROOT / "deploy"
 RASA_COMMAND_START = ["python", "-m", "deploy.rasa_server", "-m", "bot.serve.rasa_cli", "run"]

@@ -11,7 +11,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-from bot import paths
+from bot.config import paths
 
 README = paths.ROOT / "README.md"
 DOCS = sorted((paths.ROOT / "docs").glob("*.md"))

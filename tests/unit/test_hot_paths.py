@@ -220,7 +220,7 @@ def test_the_action_call_json_means_what_json_dumps_means(value):
 def test_an_empty_domain_is_told_apart_as_rasa_tells_it():
     from rasa.shared.core.domain import Domain
 
-    from bot import paths
+    from bot.config import paths
 
     ours = Domain.load(str(paths.ROOT / "domain"))
     for domain in (Domain.empty(), ours, Domain.from_dict({}), Domain.from_dict({"intents": ["greet"]}),

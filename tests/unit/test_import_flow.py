@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 from typing import Dict, List, Set
 
-from bot import paths
+from bot.config import paths
 
 FORBIDDEN = [
     # (importer prefix, imported prefix, why)

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from bot import paths
+from bot.config import paths
 from bot.knowledge.loader import KnowledgeError, load_knowledge_base
 
 GOOD = """---

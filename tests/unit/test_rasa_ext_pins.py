@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from bot import paths, rasa_ext
-from bot.processes import project_env
+from bot import rasa_ext
+from bot.config import paths
+from bot.serve.processes import project_env
 from bot.rasa_ext import pins, registry
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from bot.clinic import load_clinic
+from bot.config.clinic import load_clinic
 from bot.replies import load_replies
 
 
@@ -84,7 +84,7 @@ def test_staff_can_reach_the_patient_on_telegram_or_by_a_phone_number(channel, c
 
 
 def test_the_urgent_reply_promises_contact_only_when_open_and_reachable(tmp_path):
-    from bot.clinic import urgent_reply_key
+    from bot.config.clinic import urgent_reply_key
 
     clinic = open_monday_to_friday(tmp_path)
     assert urgent_reply_key(clinic, staff_can_reach=True, now=MONDAY_10) == "triage_urgent_open"
@@ -95,7 +95,7 @@ def test_the_urgent_reply_promises_contact_only_when_open_and_reachable(tmp_path
 
 def test_the_urgent_texts_promise_only_where_they_may(tmp_path):
     """What each urgent text tells the patient: the promise, or whom to call now."""
-    from bot.clinic import reply_values
+    from bot.config.clinic import reply_values
 
     clinic = open_monday_to_friday(tmp_path)
     say = lambda key: load_replies()(key, **reply_values(clinic))  # noqa: E731
@@ -111,7 +111,7 @@ def test_the_urgent_texts_promise_only_where_they_may(tmp_path):
 
 
 def test_a_phone_number_given_after_an_urgent_report_gets_the_call_back_confirmed(tmp_path):
-    from bot.clinic import details_reply_key, reply_values
+    from bot.config.clinic import details_reply_key, reply_values
 
     clinic = open_monday_to_friday(tmp_path)
     assert details_reply_key(clinic, "urgent", phone_given=True, now=MONDAY_10) == "details_saved_call_back"

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from bot import paths
+from bot.config import paths
 from bot.model import ModelIntegrityError, record_hash, verified_model
-from bot.processes import project_env
-from bot.secrets import MIN_LENGTH, SecretError, get_secret
+from bot.serve.processes import project_env
+from bot.config.secrets import MIN_LENGTH, SecretError, get_secret
 
 
 @pytest.mark.parametrize("value", ["", "short-secret"])
@@ -25,7 +25,7 @@ def test_production_refuses_a_missing_or_short_secret(monkeypatch, value):
 def test_production_refuses_a_short_optional_secret_but_runs_without_one(monkeypatch):
     """A secret that turns an optional part on: absent is fine, short is refused like any other
     (the deployment's Rasa command checks the Telegram channel's this way: deploy/rasa_server.py)."""
-    from bot.secrets import optional_secret
+    from bot.config.secrets import optional_secret
 
     name = "TELEGRAM_WEBHOOK_SECRET"
     monkeypatch.setenv("CLINIC_ENV", "production")

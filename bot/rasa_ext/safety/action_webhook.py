@@ -31,8 +31,8 @@ from typing import Any, Optional
 
 import rasa_sdk.endpoint
 
-from bot.rasa_ext.registry import ACTIONS, SAFETY, replace
-from bot.secrets import ACTION_TOKEN_HEADER
+from bot.rasa_ext.registry import ACTIONS, SAFETY, then
+from bot.config.secrets import ACTION_TOKEN_HEADER
 
 logger = logging.getLogger(__name__)
 MAX_CALL_BYTES = 20 * 1024 * 1024  # a long conversation's tracker is far smaller
@@ -40,7 +40,7 @@ MAX_CALL_BYTES = 20 * 1024 * 1024  # a long conversation's tracker is far smalle
 
 def expected_token() -> Optional[str]:
     """ACTION_SERVER_TOKEN; required in production (get_secret refuses to start without it)."""
-    from bot.secrets import get_secret, production
+    from bot.config.secrets import get_secret, production
 
     if production():
         return get_secret("ACTION_SERVER_TOKEN")
@@ -114,17 +114,7 @@ def guard(app: Any) -> None:
         return None
 
 
-_original_create_app = rasa_sdk.endpoint.create_app
-
-
-def _create_app(*args: Any, **kwargs: Any) -> Any:
-    app = _original_create_app(*args, **kwargs)
-    guard(app)
-    return app
-
-
-# rasa_sdk.endpoint.run looks create_app up in its module when it runs.
-replace(rasa_sdk.endpoint, "create_app", _create_app, name="safety.action_calls_guarded", kind=SAFETY,
-        library="rasa-sdk", process=ACTIONS, uses=("sanic",),
-        why="only the Rasa server (X-Action-Token) may call the action server, and a malformed "
-            "call gets 400 instead of a 500 that echoes the patient's text back")
+then(rasa_sdk.endpoint, "create_app", guard, name="safety.action_calls_guarded", kind=SAFETY,
+     library="rasa-sdk", process=ACTIONS, uses=("sanic",),
+     why="only the Rasa server (X-Action-Token) may call the action server, and a malformed "
+         "call gets 400 instead of a 500 that echoes the patient's text back")

@@ -40,7 +40,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 
-from bot.rasa_ext.registry import SAFETY, replace
+from bot.rasa_ext.registry import SAFETY, then
 
 logger = logging.getLogger(__name__)
 CLOSED_PREFIX = "model"
@@ -131,16 +131,6 @@ class ApiHardening(InputChannel):
         return bp
 
 
-_original_create_app = rasa.server.create_app
-
-
-def _create_app(*args: Any, **kwargs: Any) -> Sanic:
-    app = _original_create_app(*args, **kwargs)
-    harden(app)
-    return app
-
-
-# rasa.core.run looks server.create_app up when it runs, so the replacement is what it calls.
-replace(rasa.server, "create_app", _create_app, name="safety.model_api_closed", kind=SAFETY, library="rasa", uses=("sanic",),
-        why="every /model route (replace, unload, train, test the model) answers 403 whatever the "
-            "token, and the token is redacted from logs, from the moment Rasa creates its app")
+then(rasa.server, "create_app", harden, name="safety.model_api_closed", kind=SAFETY, library="rasa", uses=("sanic",),
+     why="every /model route (replace, unload, train, test the model) answers 403 whatever the "
+         "token, and the token is redacted from logs, from the moment Rasa creates its app")

@@ -22,7 +22,7 @@ from typing import Any
 
 import rasa.core.run
 
-from bot.rasa_ext.registry import SPEED, replace
+from bot.rasa_ext.registry import SPEED, then
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +48,8 @@ def freeze_after_start(app: Any) -> None:
     app.register_listener(freeze_start_up_heap, "after_server_start")
 
 
-_original_configure_app = rasa.core.run.configure_app
-
-
-def _configure_app(*args: Any, **kwargs: Any) -> Any:  # with or without --enable-api
-    app = _original_configure_app(*args, **kwargs)
-    freeze_after_start(app)
-    return app
-
-
-# serve_application looks configure_app up in its module when it runs.
-replace(rasa.core.run, "configure_app", _configure_app, name="speed.start_up_heap_frozen", kind=SPEED,
-        library="rasa",
-        why="the model's ~640,000 start-up objects leave the garbage collector's full "
-            "collections, which took 230-330 ms each under load")
+# configure_app makes the app with or without --enable-api.
+then(rasa.core.run, "configure_app", freeze_after_start, name="speed.start_up_heap_frozen", kind=SPEED,
+     library="rasa",
+     why="the model's ~640,000 start-up objects leave the garbage collector's full "
+         "collections, which took 230-330 ms each under load")

@@ -7,7 +7,7 @@ import os
 import secrets as _secrets
 from pathlib import Path
 
-from bot import paths
+from bot.config import paths
 
 MIN_LENGTH = 32
 # The header the Rasa server sends ACTION_SERVER_TOKEN in (endpoints.yml), checked by the action

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from bot import paths
+from bot.config import paths
 
 DEFAULT_DATABASE_URL = f"sqlite:///{paths.ROOT / 'var' / 'clinic.db'}"
 

@@ -2,7 +2,7 @@
 messages for unacknowledged alerts, finishes data deletions, and purges conversations past
 the retention period (RETENTION_DAYS, default 365; at start, then hourly).
 
-    python -m bot.worker [--once]
+    python -m bot.serve.worker [--once]
 
 A malformed RETENTION_DAYS, or in production placeholders in clinic.yml (the safety net
 quotes its contact lines), stops the worker at start (exit code 2) with a message saying what
@@ -18,17 +18,17 @@ import signal
 import sys
 from typing import Optional
 
-from bot.clinic import ClinicConfigError, load_at_start, load_clinic
+from bot.config.clinic import ClinicConfigError, load_at_start, load_clinic
 from bot.escalation.safety_net import queue_due_safety_nets
-from bot.logging_setup import configure_logging
+from bot.config.logging_setup import configure_logging
 from bot.notify.factory import build_notifiers
 from bot.notify.outbox import Outbox
 from bot.privacy.deletion import sweep
 from bot.privacy.retention import RetentionJob
-from bot.settings import Settings, SettingsError
+from bot.config.settings import Settings, SettingsError
 from bot.storage.db import upgrade
 
-logger = logging.getLogger("bot.worker")
+logger = logging.getLogger("bot.serve.worker")
 
 
 async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int,
@@ -77,7 +77,7 @@ async def main_async(once: bool, interval: float) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bot.serve.worker", description=__doc__)
     parser.add_argument("--once", action="store_true", help="one round, then exit")
     parser.add_argument("--interval", type=float, default=float(os.environ.get("WORKER_INTERVAL", "2")))
     args = parser.parse_args(argv)
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         Settings.from_env().retention_days
         load_at_start()
     except (SettingsError, ClinicConfigError) as exc:
-        print(f"bot.worker: not starting: {exc}", file=sys.stderr, flush=True)
+        print(f"bot.serve.worker: not starting: {exc}", file=sys.stderr, flush=True)
         return 2
     return asyncio.run(main_async(args.once, args.interval))
 

@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from bot import paths
-from bot.secrets import production
+from bot.config import paths
+from bot.config.secrets import production
 
 logger = logging.getLogger(__name__)
 

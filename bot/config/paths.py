@@ -1,7 +1,7 @@
 """Where the project's files live, so every entry point agrees without relying on the cwd."""
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE_DIR = ROOT / "knowledge"
 ENTRIES_DIR = KNOWLEDGE_DIR / "entries"
 TOPICS_FILE = KNOWLEDGE_DIR / "topics.yml"

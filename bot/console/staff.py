@@ -1,6 +1,6 @@
 """Staff accounts from the command line.
 
-    python -m bot.staff add-user NAME [--role staff|clinician|admin] [--password-stdin]
+    python -m bot.console.staff add-user NAME [--role staff|clinician|admin] [--password-stdin]
 
 The password is asked for twice (or read from standard input with --password-stdin); it is
 stored as an argon2id hash. There is no default account and no default password."""
@@ -11,12 +11,12 @@ import getpass
 import sys
 
 from bot.console.accounts import ROLES, AccountError, create_user
-from bot.settings import Settings
+from bot.config.settings import Settings
 from bot.storage.db import upgrade
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.staff", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bot.console.staff", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add-user", help="create a console account")

@@ -1,13 +1,13 @@
-"""python -m bot.console [--port 8081]: serve the staff console on 127.0.0.1."""
+"""python -m bot.serve.console [--port 8081]: serve the staff console on 127.0.0.1."""
 import argparse
 import os
 import sys
 
-from bot.logging_setup import configure_logging
+from bot.config.logging_setup import configure_logging
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.console")
+    parser = argparse.ArgumentParser(prog="python -m bot.serve.console")
     parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "8081")))
     args = parser.parse_args(argv)
     configure_logging()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from bot import paths
+from bot.config import paths
 
 
 def free_port() -> int:
@@ -123,12 +123,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-LAUNCHED = {"rasa": ("bot.serve.rasa_cli run", " rasa run"), "actions": ("bot.serve.action_server",), "worker": ("bot.worker",),
-            "console": ("bot.console",)}
+LAUNCHED = {"rasa": ("bot.serve.rasa_cli run", " rasa run"), "actions": ("bot.serve.action_server",), "worker": ("bot.serve.worker",),
+            "console": ("bot.serve.console",)}
 
 
 def launched_children(parent: int) -> Dict[str, int]:
-    """{name: pid} of the processes bot.run started under `parent` (from /proc)."""
+    """{name: pid} of the processes bot.serve.run started under `parent` (from /proc)."""
     found: Dict[str, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -1,6 +1,6 @@
 """`make soak`: mixed traffic against the whole assistant for a while, then an account.
 
-Starts the assistant the way `make run` does (bot.run: Rasa, action server, worker, console;
+Starts the assistant the way `make run` does (bot.serve.run: Rasa, action server, worker, console;
 SQLite in a temporary directory, everything on loopback), runs a fixed number of concurrent
 conversations with think time for SOAK_SECONDS (default 600), half over the web chat
 (socket.io) and half over the REST channel, and checks at the end:
@@ -29,8 +29,8 @@ from typing import Dict, List, Optional
 
 import httpx
 
-from bot import paths
-from bot.processes import free_port, launched_children, project_env, rss_mb
+from bot.config import paths
+from bot.serve.processes import free_port, launched_children, project_env, rss_mb
 
 # (kind, messages, escalation level expected or None)
 SCRIPTS = [
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
         env = project_env(DATABASE_URL=database_url, LOG_DIR=str(work / "logs"), SPOOL_DIR=str(work / "spool"),
                           WEBCHAT_SECRET="soak-webchat-secret-0123456789abcdef", **ports)
         env.pop("TELEGRAM_BOT_TOKEN", None)
-        launcher = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=paths.ROOT, env=env,
+        launcher = subprocess.Popen([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             for line in launcher.stdout:

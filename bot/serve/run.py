@@ -21,15 +21,15 @@ import threading
 import time
 from pathlib import Path
 
-from bot import paths
-from bot.logging_setup import configure_logging
+from bot.config import paths
+from bot.config.logging_setup import configure_logging
 from bot.model import verified_model
 from bot.channels.rate_limit import history_limiter, limiter
-from bot.clinic import load_at_start
+from bot.config.clinic import load_at_start
 from bot.escalation.store import max_photos
 from bot.notify.factory import build_notifiers
-from bot.processes import project_env, stop_all, wait_http
-from bot.settings import Settings, SettingsError
+from bot.serve.processes import project_env, stop_all, wait_http
+from bot.config.settings import Settings, SettingsError
 from bot.storage.db import upgrade
 
 RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
@@ -93,15 +93,15 @@ def main() -> int:
                               "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
                               "--enable-api", "--auth-token", token,
                               *[arg for origin in _origins() for arg in ("--cors", origin)]])
-        start("worker", [py, "-m", "bot.worker"])
-        console = start("console", [py, "-m", "bot.console", "--port", str(CONSOLE_PORT)])
+        start("worker", [py, "-m", "bot.serve.worker"])
+        console = start("console", [py, "-m", "bot.serve.console", "--port", str(CONSOLE_PORT)])
         print(f"starting (logs in {logs}/) ...", flush=True)
         wait_http(f"http://127.0.0.1:{ACTION_PORT}/health", 120, actions, stopped)
         wait_http(f"http://127.0.0.1:{RASA_PORT}/", 300, rasa, stopped)
         wait_http(f"http://127.0.0.1:{CONSOLE_PORT}/health", 60, console, stopped)
         print(f"\nThe assistant is running. Open the chat at http://127.0.0.1:{RASA_PORT}/webhooks/webchat/\n"
               f"Staff console: http://127.0.0.1:{CONSOLE_PORT}/ (create an account first: "
-              f"python -m bot.staff add-user NAME --role admin)\n"
+              f"python -m bot.console.staff add-user NAME --role admin)\n"
               f"(database: {settings.database_url}; press Ctrl-C to stop)\n", flush=True)
         due = {}  # name -> when to start it again
         while not stopped.is_set():

@@ -1,0 +1,1 @@
+"""Configuration: settings from the environment, the clinic's facts, secrets, paths, logging."""
