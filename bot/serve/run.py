@@ -89,9 +89,11 @@ def main() -> int:
         signal.signal(sig, lambda *_: stopped.set())
     try:
         actions = start("actions", [py, "-m", "bot.serve.action_server", "--actions", "actions", "--port", str(ACTION_PORT)])
-        rasa = start("rasa", [py, "-m", "bot.serve.rasa_cli", "run", "--model", str(model), "--endpoints", "endpoints.yml",
-                              "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(RASA_PORT),
-                              "--enable-api", "--auth-token", token,
+        # The token reaches Rasa from the environment (bot/serve/rasa_server.py), never on the
+        # command line, which every user of the machine can read.
+        rasa = start("rasa", [py, "-m", "bot.serve.rasa_server", "-m", "bot.serve.rasa_cli", "run", "--model", str(model),
+                              "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                              "-i", "127.0.0.1", "-p", str(RASA_PORT), "--enable-api",
                               *[arg for origin in _origins() for arg in ("--cors", origin)]])
         start("worker", [py, "-m", "bot.serve.worker"])
         console = start("console", [py, "-m", "bot.serve.console", "--port", str(CONSOLE_PORT)])

@@ -86,6 +86,10 @@ def test_run_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
         wait_until(safety_net_sent, "the worker's safety-net message in the conversation", 120, interval=1)
         children = launched_children(proc.pid)
         assert sorted(children) == ["actions", "console", "rasa", "worker"], children
+        # The token reaches Rasa from the environment: no command line, readable by every
+        # user of the machine, carries it.
+        for name, pid in children.items():
+            assert token not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"), name
     finally:
         children = children or launched_children(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C

@@ -146,7 +146,7 @@ STARTS = {
     "action server": ["-m", "bot.serve.action_server", "--actions", "actions", "--port", "9"],
     "rasa server": ["-m", "bot.serve.rasa_cli", "run", "--model", "models/assistant.tar.gz", "-p", "9"],
     # As deploy/ starts it: the API token checked (and good), then the same Rasa entry point.
-    "deployed rasa server": ["-m", "deploy.rasa_server", "-m", "bot.serve.rasa_cli", "run", "-p", "9"],
+    "deployed rasa server": ["-m", "bot.serve.rasa_server", "-m", "bot.serve.rasa_cli", "run", "-p", "9"],
 }
 
 

@@ -14,7 +14,7 @@ from bot.serve.processes import project_env
 from bot.config.secrets import MIN_LENGTH
 
 DEPLOY = paths.ROOT / "deploy"
-RASA_COMMAND_START = ["python", "-m", "deploy.rasa_server", "-m", "bot.serve.rasa_cli", "run"]
+RASA_COMMAND_START = ["python", "-m", "bot.serve.rasa_server", "-m", "bot.serve.rasa_cli", "run"]
 
 
 def compose():
@@ -296,7 +296,7 @@ def test_the_rasa_command_refuses_a_missing_or_short_secret_in_production(tmp_pa
 
 
 def test_the_rasa_command_adds_the_token_from_the_environment_only(monkeypatch):
-    from deploy.rasa_server import command
+    from bot.serve.rasa_server import command
 
     token = "t" * MIN_LENGTH
     monkeypatch.setenv("CLINIC_ENV", "production")

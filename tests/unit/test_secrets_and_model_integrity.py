@@ -24,7 +24,7 @@ def test_production_refuses_a_missing_or_short_secret(monkeypatch, value):
 
 def test_production_refuses_a_short_optional_secret_but_runs_without_one(monkeypatch):
     """A secret that turns an optional part on: absent is fine, short is refused like any other
-    (the deployment's Rasa command checks the Telegram channel's this way: deploy/rasa_server.py)."""
+    (the deployment's Rasa command checks the Telegram channel's this way: bot/serve/rasa_server.py)."""
     from bot.config.secrets import optional_secret
 
     name = "TELEGRAM_WEBHOOK_SECRET"

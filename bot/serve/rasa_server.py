@@ -1,6 +1,6 @@
-"""The deployment's Rasa server command, with the API token kept off the command line.
+"""The Rasa server's command (`make run` and deploy/), with the API token kept off the command line.
 
-    python -m deploy.rasa_server -m bot.serve.rasa_cli run ARGS
+    python -m bot.serve.rasa_server -m bot.serve.rasa_cli run ARGS
 
 runs `python -m bot.serve.rasa_cli run ARGS --auth-token TOKEN` in this same process, TOKEN
 being RASA_API_TOKEN from the environment.
@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple
 from bot.config.secrets import SecretError, get_secret, optional_secret
 
 TOKEN_VARIABLE = "RASA_API_TOKEN"
-USAGE = "usage: python -m deploy.rasa_server -m MODULE ARGS (the API token comes from RASA_API_TOKEN)"
+USAGE = "usage: python -m bot.serve.rasa_server -m MODULE ARGS (the API token comes from RASA_API_TOKEN)"
 
 
 def _gives_a_token(arg: str) -> bool:
