@@ -42,6 +42,14 @@ def test_compose_file_is_valid_and_complete():
     for secret in ("RASA_API_TOKEN", "WEBCHAT_SECRET", "POSTGRES_PASSWORD", "ACTION_SERVER_TOKEN", "REDIS_PASSWORD"):
         assert f"${{{secret}:?" in text
     assert services["console"]["ports"] == ["127.0.0.1:8081:8081"]
+    # What is published is what listens: the console on the container's addresses (the
+    # published port cannot reach a server bound to the container's own loopback), the
+    # balancer on exactly the ports nginx.conf listens on.
+    console = services["console"]["command"]
+    assert console[console.index("--host") + 1] == "0.0.0.0" and console[console.index("--port") + 1] == "8081"
+    listens = set(re.findall(r"^\s*listen\s+(\d+)", (DEPLOY / "nginx.conf").read_text(), flags=re.M))
+    published = {p.split(":")[-1] for p in services["balancer"]["ports"]}
+    assert listens and published == listens, (published, listens)
 
 
 def test_kubernetes_manifests_are_valid():
