@@ -218,5 +218,10 @@ class ActionTriageResponse(Action):
     @staticmethod
     def _serve(dispatcher: CollectingDispatcher, tracker: Tracker, entry_id: str,
                level: str) -> List[EventType]:
-        return send_entry(dispatcher, tracker, knowledge_base().get(entry_id), f"triage_{level}",
-                          triage_level=level)
+        events = send_entry(dispatcher, tracker, knowledge_base().get(entry_id), f"triage_{level}",
+                            triage_level=level)
+        if not events:
+            # The entry is not servable (never signed in production, or retired): the patient
+            # still learns which signs need a call, from the fixed safety text.
+            say(dispatcher, "triage_routine_watch", label="triage", triage_level=level)
+        return events

@@ -5,6 +5,8 @@ import urllib.request
 
 from itsdangerous import URLSafeTimedSerializer
 
+from tests.waiting import async_wait_until
+
 
 def new_token(base_url, token=None):
     req = urllib.request.Request(f"{base_url}/webhooks/webchat/session", method="POST",
@@ -19,15 +21,21 @@ def conversation_of(token):
     return URLSafeTimedSerializer("unused").loads_unsafe(token)[1]
 
 
-async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, history=False, extra=None,
-                         until=None):
+async def converse_turns(base_url, token, messages, until=None, max_wait=60.0, then_quiet_for=None,
+                         history=False, extra=None):
     """Connect with a token, optionally fetch the history, send each message (with `extra`
-    fields in the payload) and collect the bot's messages until it has been quiet for
-    `quiet` seconds - or, with `until` (a test on the texts of the turn's replies so far),
-    until that holds: a reply that comes in several messages can pause longer than `quiet`
-    on a busy machine. Returns (one list of bot messages per message sent, history)."""
+    fields in the payload) and collect the bot's messages until `until` - a test on the texts
+    of the turn's replies so far, or a list of them, one per message - holds; it fails after
+    `max_wait` seconds. The server marks no end of a turn, and on a busy machine two replies of
+    one turn can be seconds apart, so a caller says what it is waiting for rather than trust a
+    pause. `then_quiet_for`: once `until` holds, go on collecting until nothing more came for
+    that many seconds - only for a test that asserts something does NOT follow. Returns (one
+    list of bot messages per message sent, history)."""
     import socketio
 
+    untils = until if isinstance(until, (list, tuple)) else [until] * len(messages)
+    if len(untils) != len(messages) or None in untils:
+        raise TypeError("say what each message's turn waits for: until=saying(...), replied, ...")
     client = socketio.AsyncClient()
     got, past, history_came = [], [], asyncio.Event()
     client.on("bot_uttered", lambda data: got.append(data))
@@ -38,38 +46,65 @@ async def converse_turns(base_url, token, messages, quiet=1.0, max_wait=20.0, hi
 
     client.on("history", on_history)
     await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
-    if history:
-        await client.emit("history_request")
-        await asyncio.wait_for(history_came.wait(), 15)
-    loop = asyncio.get_running_loop()
-    turns = []
-    for text in messages:
-        before = len(got)
-        await client.emit("user_uttered", {"message": text, **(extra or {})})
-        start = last_change = loop.time()
-        seen = before
-        while loop.time() - start < max_wait:
-            await asyncio.sleep(0.05)
-            if until is not None:
-                if until([m.get("text") or "" for m in got[before:]]):
-                    break
-                continue
-            if len(got) != seen:
-                seen, last_change = len(got), loop.time()
-            elif len(got) > before and loop.time() - last_change > quiet:
-                break
-        turns.append(got[before:])
-    await client.eio.disconnect(abort=True)  # a graceful close waits out a long-poll cycle
+    try:
+        if history:
+            await client.emit("history_request")
+            await asyncio.wait_for(history_came.wait(), 15)
+        turns = []
+        for text, done in zip(messages, untils):
+            before = len(got)
+            await client.emit("user_uttered", {"message": text, **(extra or {})})
+            try:
+                await async_wait_until(lambda: done(texts_of(got[before:])),
+                                       f"{getattr(done, 'what', done.__name__)} after {text[:80]!r}", max_wait)
+            except AssertionError as err:
+                raise AssertionError(f"{err}; the turn so far: {texts_of(got[before:])!r}") from None
+            if then_quiet_for:
+                await _quiet(got, then_quiet_for)
+            turns.append(got[before:])
+    finally:
+        await client.eio.disconnect(abort=True)  # a graceful close waits out a long-poll cycle
     return turns, past
 
 
-async def converse(base_url, token, messages, quiet=1.0, max_wait=20.0, extra=None, until=None):
+async def _quiet(got, seconds):
+    seen = len(got)
+    while True:
+        await asyncio.sleep(seconds)
+        if len(got) == seen:
+            return
+        seen = len(got)
+
+
+def texts_of(messages):
+    return [m.get("text") or "" for m in messages]
+
+
+def saying(*needles):
+    """`until`: one reply that contains every needle."""
+    def said(texts):
+        return any(all(n in t for n in needles) for t in texts)
+
+    said.what = "a reply saying " + " and ".join(map(repr, needles))
+    return said
+
+
+def replied(texts):
+    """`until` for a turn whose replies the test does not look at: its first reply (the next
+    message's replies come after this turn's, in order, on the same socket)."""
+    return bool(texts)
+
+
+replied.what = "a reply"
+
+
+async def converse(base_url, token, messages, until=None, max_wait=60.0, then_quiet_for=None, extra=None):
     """(all the bot's messages, the history the server sent on connecting)."""
-    turns, past = await converse_turns(base_url, token, messages, quiet, max_wait, history=True, extra=extra,
-                                       until=until)
+    turns, past = await converse_turns(base_url, token, messages, until, max_wait, then_quiet_for,
+                                       history=True, extra=extra)
     return [m for turn in turns for m in turn], past
 
 
 def chat(base_url, token, messages, **kw):
     replies, _ = asyncio.run(converse(base_url, token, messages, **kw))
-    return [m.get("text") or "" for m in replies]
+    return texts_of(replies)

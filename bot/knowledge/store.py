@@ -364,9 +364,14 @@ def sign(url: str, version_id: int, signer: str, role: str) -> Version:
             if version.signer:
                 raise KnowledgeStoreError(f"version {row.number} of '{row.entry_id}' is already signed by "
                                           f"{version.signer}")
-            if row.author == signer:
-                raise KnowledgeStoreError(f"you wrote version {row.number} of '{row.entry_id}': another "
-                                          f"clinician must sign it (nobody signs their own edit)")
+            # Signing publishes every change since the published version, so whoever wrote any
+            # of them (not only the last) may not sign: a colleague's small edit on top of your
+            # version would otherwise let you publish your own text.
+            since = entry.published.number if entry.published else 0
+            own = [v.number for v in entry.versions if since < v.number <= row.number and v.author == signer]
+            if own:
+                raise KnowledgeStoreError(f"you wrote version {own[-1]} of '{row.entry_id}', which this "
+                                          f"publishes: another clinician must sign it (nobody signs their own edit)")
             if entry.retired_at:
                 raise KnowledgeStoreError(f"'{row.entry_id}' is retired; restore it before signing")
             if version.submitted_at is None:

@@ -38,9 +38,11 @@ def predicted_label(selector, text: str, ranking: List[dict]) -> str:
 async def _rankings(model: Path, files: List[Path]) -> List[Tuple[str, str, List[dict]]]:
     from rasa.core.agent import Agent
 
+    from bot import rasa_ext
     from bot.eval.cases import load_cases
     from bot.knowledge.loader import load_topics
 
+    rasa_ext.install_for_rasa()  # this process runs Rasa: as the server does
     agent = Agent.load(str(model))
     rows = []
     for f in files:

@@ -35,9 +35,11 @@ class DenialAwareTokenizer(WhitespaceTokenizer):
         from bot import rasa_ext
 
         if not rasa_ext.safety_installed():
-            raise RuntimeError("Rasa must be started with `python -m bot.serve.rasa_cli` (or call "
-                               "bot.rasa_ext.install_for_rasa() first): the clinic's safety changes "
-                               "to Rasa are not installed")
+            # SystemExit, not an error: Rasa's server catches errors while it loads a model and
+            # then serves on without one, dropping every message in silence.
+            raise SystemExit("not starting: Rasa must be started with `python -m bot.serve.rasa_cli` "
+                             "(or call bot.rasa_ext.install_for_rasa() first): the clinic's safety "
+                             "changes to Rasa are not installed")
         return super().create(config, *args, **kwargs)
 
     @staticmethod

@@ -43,9 +43,10 @@ def user_texts(live, conversation):
     return [e.get("text") for e in tracker(live, conversation)["events"] if e.get("event") == "user"]
 
 
-def webchat_turns(live, token, messages, quiet=0.6, max_wait=20.0):
-    """The bot's texts after each message, one list per message, over one socket."""
-    turns, _ = asyncio.run(converse_turns(live.rasa_url, token, messages, quiet, max_wait))
+def webchat_turns(live, token, messages, until, then_quiet_for=None, max_wait=60.0):
+    """The bot's texts after each message, one list per message, over one socket (`until` and
+    `then_quiet_for` as in converse_turns)."""
+    turns, _ = asyncio.run(converse_turns(live.rasa_url, token, messages, until, max_wait, then_quiet_for))
     return [[m.get("text") or "" for m in turn] for turn in turns]
 
 

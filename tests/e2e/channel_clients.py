@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.storage.db import transaction
 from bot.storage.models import Escalation, OutboxMessage
+from tests.waiting import wait_until
 from tests.webchat_client import conversation_of, converse_turns, new_token
 
 
@@ -50,8 +51,14 @@ def webchat_session(live):
     return token, conversation_of(token)
 
 
-def webchat_say(live, token, messages, quiet=1.0, max_wait=30.0):
-    turns, _ = asyncio.run(converse_turns(live.rasa_url, token, messages, quiet, max_wait))
+def webchat_say(live, token, messages, until, max_wait=60.0):
+    """The texts of the bot's replies to `messages` in a new session (`until`: as in
+    converse_turns), returned once Rasa has recorded every turn: it saves a conversation when a
+    turn is over, after its last reply went out - the one end-of-turn mark the server gives."""
+    turns, _ = asyncio.run(converse_turns(live.rasa_url, token, messages, until, max_wait))
+    conversation = conversation_of(token)
+    wait_until(lambda: len([e for e in tracker(live, conversation)["events"] if e["event"] == "user"])
+               >= len(messages), f"the {len(messages)} web chat turns to be recorded", max_wait)
     return [m.get("text") for turn in turns for m in turn]
 
 

@@ -16,6 +16,7 @@ from tests.e2e.channel_clients import alerts, api, escalations, rest_say, webcha
 from tests.e2e.conftest import TELEGRAM_SECRET
 from tests.e2e.telegram_helpers import message, post_update
 from tests.waiting import wait_until
+from tests.webchat_client import replied
 
 pytestmark = pytest.mark.slow
 _chats = itertools.count(6_200_000)
@@ -47,7 +48,7 @@ def test_logs_carry_no_message_text_or_contact_details(live):
     conversations.append(sender)
 
     token, conversation = webchat_session(live)
-    webchat_say(live, token, MESSAGES)
+    webchat_say(live, token, MESSAGES, until=replied)  # the test reads logs and the database, not the replies
     conversations.append(conversation)
 
     chat = next(_chats)

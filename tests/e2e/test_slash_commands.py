@@ -11,6 +11,7 @@ from bot.escalation.levels import ESCALATING_LEVELS
 from tests.e2e.channel_clients import (alerts, escalations, http, rest_say, tracker, webchat_say,
                                        webchat_session)
 from tests.e2e.telegram_helpers import message, post_update, texts_to
+from tests.webchat_client import replied, saying
 
 pytestmark = pytest.mark.slow
 _chats = itertools.count(6_100_000)
@@ -58,11 +59,11 @@ def test_rest_channel(live):
 
 def test_web_chat(live):
     token, conversation = webchat_session(live)
-    webchat_say(live, token, FORCED)
+    webchat_say(live, token, FORCED, until=replied)
     assert_nothing_forced(tracker(live, conversation))
 
     token, other = webchat_session(live)
-    replies = webchat_say(live, token, [WARNING])
+    replies = webchat_say(live, token, [WARNING], until=saying("alerted the clinic's staff"))
     assert any("alerted the clinic's staff" in (r or "") for r in replies), replies
     assert_escalated(live, other, "webchat")
 

@@ -7,6 +7,7 @@ import urllib.request
 import pytest
 
 from tests import webchat_client
+from tests.webchat_client import saying
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +45,15 @@ def test_a_socket_without_a_valid_token_is_refused(live):
 
 def test_question_answered_and_history_kept_for_the_same_token_only(live, kb):
     token = new_token(live)["token"]
-    got, _ = asyncio.run(converse(live, token, ["can I exercise after the treatment?"]))
+    answer = kb.get("aftercare_rest").answer
+
+    def answered(texts):
+        return any(answer.startswith(t) for t in texts if t)
+
+    got, _ = asyncio.run(converse(live, token, ["can I exercise after the treatment?"], until=answered))
     texts = [m.get("text") for m in got]
     assert "automated assistant" in texts[0]
-    assert any(kb.get("aftercare_rest").answer.startswith(t) for t in texts if t)
+    assert answered(texts)
     # Same token (a reload): the history comes back.
     assert new_token(live, token) == {"token": token, "resumed": True}
     _, history = asyncio.run(converse(live, token, []))
@@ -83,15 +89,15 @@ def test_both_channels_serve_the_same_assistant(live, kb):
     question = "how soon will I see new hair?"
     warning = "had my treatment yesterday and there's yellow pus where they injected"
     web_token = new_token(live)["token"]
-    web_got, _ = asyncio.run(converse(live, web_token, [question]))
+    answer = kb.get("results_timeline").answer
+    web_got, _ = asyncio.run(converse(live, web_token, [question], until=saying(answer.split("\n\n")[0])))
     web_texts = " ".join(m.get("text") or "" for m in web_got)
     chat = 777001
     post_update(live, message(chat, question))
     tg_texts = " ".join(texts_to(live, chat))
-    answer = kb.get("results_timeline").answer
     assert answer.split("\n\n")[0] in web_texts and answer in tg_texts
 
-    asyncio.run(converse(live, web_token, [warning]))
+    asyncio.run(converse(live, web_token, [warning], until=saying("alerted the clinic's staff")))  # escalated by then
     post_update(live, message(chat, warning))
     with transaction(live.database_url) as s:
         rows = list(s.scalars(select(Escalation).where(Escalation.reason == "symptoms",
@@ -106,10 +112,6 @@ def turn(live, token, text, until):
     """Send one message; the texts of the bot's replies once `until` holds for them."""
     turns, _ = asyncio.run(webchat_client.converse_turns(live.rasa_url, token, [text], max_wait=120, until=until))
     return [m.get("text") or "" for m in turns[0]]
-
-
-def saying(needle):
-    return lambda texts: any(needle in t for t in texts)
 
 
 def test_the_urgent_reply_promises_a_call_only_once_there_is_a_phone_number(live):
@@ -189,7 +191,7 @@ def test_a_flood_of_history_requests_is_refused_and_others_are_still_served(live
     from tests.waiting import wait_until
 
     flood_token = new_token(live)["token"]
-    asyncio.run(converse(live, flood_token, ["what are exosomes?"]))
+    asyncio.run(converse(live, flood_token, ["what are exosomes?"], until=webchat_client.replied))
     patient_token = new_token(live)["token"]
     patient = webchat_client.conversation_of(patient_token)
     requests = 300

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.storage.db import dispose_all, transaction
 from bot.storage.models import Escalation
 from tests.waiting import wait_until
-from tests.webchat_client import chat, conversation_of, converse, new_token
+from tests.webchat_client import chat, conversation_of, converse, new_token, replied
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 def test_database_down_fails_closed_then_everything_is_replayed(stack):
     token = new_token(stack.rasa_url)["token"]
     conversation = conversation_of(token)
-    chat(stack.rasa_url, token, ["I had my Exosome Pro treatment yesterday"])
+    # Its end is when Rasa records it (awaited next), which its first reply does not mark.
+    chat(stack.rasa_url, token, ["I had my Exosome Pro treatment yesterday"], until=replied)
     wait_until(lambda: stack.user_texts(conversation), "the first turn to be recorded before the outage", 60)
     assert stack.wait_ready()
 

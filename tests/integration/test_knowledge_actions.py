@@ -100,3 +100,24 @@ def test_suggestions_offer_only_servable_entries(actions_on, kb):
     serve(dispatcher, tracker, suggest, "hair stuff?", snapshot)
     titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
     assert kb.get("nutrition").title in titles and kb.get("dandruff").title not in titles
+
+
+def run_triage(level, text, sender="patient-2"):
+    from actions.triage import ActionTriageResponse
+
+    message = {"text": text, "intent": {"name": "report_symptom"}, "intent_ranking": [],
+               "triage": {"level": level, "findings": []}}
+    tracker = Tracker(sender, {}, message, [], False, None, {}, "telegram")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionTriageResponse().run(dispatcher, tracker, {}))
+    return dispatcher.messages
+
+
+@pytest.mark.parametrize("level, entry_id", [("urgent", "when_to_report"), ("routine", "side_effects")])
+def test_triage_still_says_which_signs_need_a_call_before_anything_is_signed(actions_on, kb, level, entry_id):
+    """Production with nothing signed: the safety advice a triage reply quotes from the
+    knowledge base is not served, so the fixed watch-signs text takes its place."""
+    actions_on(production=True)
+    texts = [m["text"] for m in run_triage(level, "my scalp is sore since the injections yesterday")]
+    assert kb.get(entry_id).answer not in texts
+    assert any("Contact the clinic straight away if you notice a fever" in t for t in texts), texts

@@ -119,6 +119,18 @@ def test_nobody_signs_their_own_edit_and_only_a_clinician_signs(db_url):
     assert actions == ["knowledge_edit", "knowledge_signed", "knowledge_published"]
 
 
+def test_a_colleagues_edit_on_top_does_not_let_you_publish_your_own_text(db_url):
+    store.ensure_seeded(db_url)
+    v1 = store.get_entry(db_url, "dandruff").latest
+    store.sign(db_url, v1.id, "dr_lee", "clinician")
+    v2 = store.save(db_url, "dandruff", "dr_cruz", fields_of(v1, answer=NEW_ANSWER), base=1)
+    v3 = store.save(db_url, "dandruff", "nurse_ana", fields_of(v2, answer=NEW_ANSWER + " Thanks."), base=2)
+    # Signing version 3 publishes dr_cruz's version 2 as well.
+    with pytest.raises(store.KnowledgeStoreError, match="you wrote version 2"):
+        store.sign(db_url, v3.id, "dr_cruz", "clinician")
+    assert store.sign(db_url, v3.id, "dr_lee", "clinician").signer == "dr_lee"
+
+
 def test_a_draft_is_sent_for_sign_off_before_it_can_be_signed(db_url):
     store.ensure_seeded(db_url)
     v1 = store.get_entry(db_url, "dandruff").latest

@@ -102,7 +102,7 @@ def test_a_bare_rasa_cannot_load_our_pipeline():
     refuses to load, so patients are never served without the safety changes."""
     probe = ("from bot.triage.tokenizer import DenialAwareTokenizer\n"
              "try:\n    DenialAwareTokenizer.create({}, None, None, None)\n"
-             "except RuntimeError as e:\n    print('refused:', e)\n")
+             "except SystemExit as e:\n    print('refused:', e)\n")
     result = subprocess.run([sys.executable, "-c", probe], cwd=paths.ROOT, capture_output=True, text=True,
                             env=project_env(), timeout=300)
     assert "refused:" in result.stdout and "bot.serve.rasa_cli" in result.stdout, result.stdout + result.stderr[-2000:]
