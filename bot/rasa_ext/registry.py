@@ -1,8 +1,8 @@
 """The list of our replacements of third-party functions, and the one place that applies them.
 
-A patch module describes each replacement with `replace(...)` when it is imported; nothing is
-changed until `apply(kinds)` runs (called by `bot.rasa_ext.install_*`). Each entry names the
-function it replaces, the library that function comes from, and why, so that
+A patch module describes each replacement with `replace(...)` (or `then(...)`) when it is
+imported; nothing is changed until `apply(kinds)` runs (called by `bot.rasa_ext.install_*`).
+Each entry names the function it replaces, the library that function comes from, and why, so that
 `python -m bot.rasa_ext` can list them all and tests/unit/test_rasa_ext_pins.py can check
 that every replaced function is still the one the patch was written against.
 """
@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib.metadata
 import inspect
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional
@@ -105,7 +106,9 @@ def then(owner: Any, attribute: str, hook: Callable[[Any], None], **described: A
 
 
 def _caller_module(depth: int) -> str:
-    return inspect.stack()[depth].frame.f_globals.get("__name__", "?")
+    """The module that described the patch: `depth` frames up from here (sys._getframe reads
+    no source files, unlike inspect.stack)."""
+    return sys._getframe(depth).f_globals.get("__name__", "?")
 
 
 def apply(kinds: Iterable[str], process: str) -> List[Patch]:
