@@ -82,8 +82,17 @@ def serve(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision
         buttons.append({"title": replies()("did_you_mean_none"), "payload": "I want to ask a person"})
         say(dispatcher, "did_you_mean", label="did_you_mean", buttons=buttons)
         return []
+    nearby = [e for e in decision.nearby if snapshot.servable(e)]
     if decision.how == "follow_up_without_topic":
-        say(dispatcher, "follow_up_unclear", label="none")
+        say(dispatcher, "follow_up_unclear", label="none",
+            buttons=[{"title": e.title, "payload": e.title} for e in nearby] or None)
+        return []
+    if nearby:
+        # Still the honest no-answer and the same offer (yes/no answer it); a tap on a title
+        # is an exact question and gets that entry's reviewed text.
+        buttons = [{"title": e.title, "payload": e.title} for e in nearby] + yes_no_buttons()
+        say(dispatcher, "no_vetted_answer_nearby", label="none", buttons=buttons, offer="handoff",
+            question=text[:500])
         return []
     say(dispatcher, "no_vetted_answer", label="none", buttons=yes_no_buttons(), offer="handoff",
         question=text[:500])

@@ -7,7 +7,7 @@ thresholds that live in knowledge/serving.yml and are tuned on data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -36,6 +36,8 @@ class ServingConfig:
     semantic_agree: float = 0.6      # DIET and the encoder name the same entry: serve it from here
     semantic_floor: float = 0.45     # DIET's confident pick must be at least this close
     semantic_suggest: float = 0.55   # offered as "did you mean" from here
+    semantic_nearby: float = 0.4     # with the honest no-answer, the entries this close are
+                                     # offered as buttons (the patient may have meant one)
     semantic_second: float = 0.6     # a second question in the message ("... and can I drink
     semantic_second_margin: float = 0.1  # after?"): this close, this far ahead of its runner-up
     semantic_out_of_scope: float = 0.72  # this close to an out-of-scope question, and closer than
@@ -79,6 +81,10 @@ class Decision:
     suggestions: Sequence[KnowledgeEntry] = field(default_factory=tuple)
     best_guess: Optional[str] = None
     also: Optional[KnowledgeEntry] = None  # a second question in the same message
+    # With a no-answer for low confidence: the entries nearest in meaning, offered as buttons
+    # beside the offer to ask staff, so a question the knowledge base does answer, worded in a
+    # way nobody foresaw, is one tap from the reviewed text.
+    nearby: Sequence[KnowledgeEntry] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -139,15 +145,32 @@ class AnswerSelector:
         semantic: Optional[Dict[str, Any]] = None,
     ) -> Decision:
         decision = self._decide(text, intent_ranking, last_entry_id, semantic)
-        if decision.kind != "answer" or decision.how == "exact_question":
+        if decision.kind != "answer":
+            # Nor is such an entry offered as a button for them.
+            nearby = tuple(e for e in decision.nearby if not self._unsettled(e, text))
+            if decision.kind == "suggest":
+                offered = tuple(e for e in decision.suggestions if not self._unsettled(e, text))
+                if not offered:
+                    return Decision("no_answer", how="low_confidence", confidence=decision.confidence,
+                                    best_guess=decision.best_guess, nearby=nearby)
+                return replace(decision, suggestions=offered, nearby=nearby)
+            return replace(decision, nearby=nearby)
+        if decision.how == "exact_question":
             return decision
-        # Questions the article's general text does not settle (knowledge/serving.yml).
+        how = self._unsettled(decision.entry, text)
+        if how:
+            return Decision("no_answer", how=how, confidence=decision.confidence,
+                            best_guess=decision.entry.intent, suggestions=(decision.entry,))
+        return decision
+
+    def _unsettled(self, entry: KnowledgeEntry, text: str) -> Optional[str]:
+        """Why the article's general text in this entry does not settle this question
+        (knowledge/serving.yml), if it does not."""
         for pattern, topics, how in ((self._condition, self.config.personal_condition_topics, "personal_condition"),
                                      (self._activity, self.config.unnamed_activity_topics, "unnamed_activity")):
-            if pattern and decision.entry.topic in topics and pattern.search(text or ""):
-                return Decision("no_answer", how=how, confidence=decision.confidence,
-                                best_guess=decision.entry.intent, suggestions=(decision.entry,))
-        return decision
+            if pattern and entry.topic in topics and pattern.search(text or ""):
+                return how
+        return None
 
     def _decide(
         self,
@@ -173,13 +196,23 @@ class AnswerSelector:
         kb_ranked = [(e, c) for e, c in kb_ranked if e is not None]
 
         last = self.kb.get(last_entry_id) if last_entry_id else None
+        nearest = Nearest.from_parse(semantic)
         if top_name == FOLLOW_UP_INTENT:
             if last is not None and top_conf >= self.config.suggest_threshold:
                 return Decision("answer", last, how="follow_up", confidence=top_conf)
+            # Nothing to follow up: "how many days off work should I plan?" is a question of its
+            # own, worded like a follow-up. Only when it names nothing the assistant can place
+            # ("how long is that for?") does it ask what the patient means.
+            fresh = None
+            if nearest:
+                fresh = self._with_meaning(kb_ranked, top_name, top_conf, True, nearest, text or "",
+                                           (semantic or {}).get("linear"))
+                if fresh.kind != "no_answer":
+                    return fresh
             return Decision("no_answer", how="follow_up_without_topic", confidence=top_conf,
-                            best_guess=top_name)
+                            best_guess=top_name, nearby=fresh.nearby if fresh else ())
 
-        nearest = Nearest.from_parse(semantic)
+
         if nearest:
             return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest, text or "",
                                       (semantic or {}).get("linear"))
@@ -241,9 +274,25 @@ class AnswerSelector:
 
         oos = max((n.scores.get("out_of_scope", 0.0) for n in nearest), default=0.0)
         best_kb = best.score if best is not None else 0.0
+        # Entries either signal finds plausible, for buttons: ranked by DIET's confidence, the
+        # nearest question's score and the linear head's probability together.
+        conf_of = {entry.intent: conf for entry, conf in kb_ranked}
+        lin_intent = str((linear or {}).get("intent") or "")
+        lin_prob = float((linear or {}).get("prob") or 0.0)
+
+        def ranked(floor: float) -> List[KnowledgeEntry]:
+            intents = set(conf_of) | {i for n in nearest for i in n.scores}
+            plausible = [i for i in intents if self.kb.for_intent(i) is not None
+                         and (conf_of.get(i, 0.0) >= cfg.suggest_threshold or sem(i) >= floor)]
+            plausible.sort(key=lambda i: -(conf_of.get(i, 0.0) + sem(i) + (lin_prob if i == lin_intent else 0.0)))
+            return [self.kb.for_intent(i) for i in plausible[: cfg.max_suggestions]]
+
         if oos >= cfg.semantic_out_of_scope and oos > best_kb + cfg.semantic_margin:
             # "Are the injections painful?" is closest to questions the article does not answer.
-            return Decision("no_answer", how="out_of_scope", confidence=oos, best_guess="out_of_scope")
+            # Only entries close in meaning are offered beside the no-answer.
+            close = [e for e in ranked(cfg.semantic_suggest) if sem(e.intent) >= cfg.semantic_suggest]
+            return Decision("no_answer", how="out_of_scope", confidence=oos, best_guess="out_of_scope",
+                            nearby=tuple(close))
         if best is not None and best.score >= cfg.semantic_answer and \
                 best.score - best.runner_up_score >= cfg.semantic_margin:
             entry = self.kb.for_intent(best.intent)
@@ -270,18 +319,7 @@ class AnswerSelector:
                 return Decision("answer", diet_top, how="classifier", confidence=top_conf,
                                 also=second_question(diet_top))
 
-        # Suggestions: entries either signal finds plausible, ranked by both.
-        combined: Dict[str, float] = {}
-        for entry, conf in kb_ranked:
-            s = sem(entry.intent)
-            if conf >= cfg.suggest_threshold or s >= cfg.semantic_suggest:
-                combined[entry.intent] = conf + s
-        for n in kb_nearest:
-            for intent, s in n.scores.items():
-                if s >= cfg.semantic_suggest and self.kb.for_intent(intent) is not None:
-                    combined.setdefault(intent, s)
-        suggestions = [self.kb.for_intent(i) for i, _ in sorted(combined.items(), key=lambda kv: -kv[1])]
-        suggestions = suggestions[: cfg.max_suggestions]
+        suggestions = ranked(cfg.semantic_suggest)
         if suggestions and not (oos > best_kb and top_name == "out_of_scope"):
             # Not against DIET's confident "the article does not answer this".
             sure_out = top_name == "out_of_scope" and top_conf >= cfg.linear_veto
@@ -292,5 +330,7 @@ class AnswerSelector:
             return Decision("suggest", how="low_confidence", confidence=top_conf,
                             suggestions=tuple(suggestions), best_guess=top_name)
         reason = "out_of_scope" if top_name == "out_of_scope" or oos >= best_kb else "low_confidence"
+        # Not clearly out of scope (that returned above): the nearest entries go with the
+        # honest no-answer, in case the patient meant one of them.
         return Decision("no_answer", how=reason, confidence=top_conf, best_guess=top_name,
-                        suggestions=tuple(suggestions))
+                        suggestions=tuple(suggestions), nearby=tuple(ranked(cfg.semantic_nearby)))

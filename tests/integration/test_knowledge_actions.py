@@ -121,3 +121,44 @@ def test_triage_still_says_which_signs_need_a_call_before_anything_is_signed(act
     texts = [m["text"] for m in run_triage(level, "my scalp is sore since the injections yesterday")]
     assert kb.get(entry_id).answer not in texts
     assert any("Contact the clinic straight away if you notice a fever" in t for t in texts), texts
+
+
+def test_an_unsure_no_answer_offers_the_nearest_entries_beside_the_offer_to_ask_staff(actions_on, kb):
+    """The honest no-answer stays (nothing served, recorded for curation); the nearest entries
+    come as buttons, a tap on one is that entry's reviewed text, and yes still passes the
+    question on."""
+    from actions.knowledge import serve
+    from actions.services import knowledge
+
+    url = actions_on(production=False)
+    snapshot = knowledge()
+    nearby = (snapshot.kb.get("side_effects"), snapshot.kb.get("when_to_report"))
+    decision = Decision("no_answer", how="low_confidence", confidence=0.1, best_guess="nlu_fallback",
+                        nearby=nearby)
+    tracker = Tracker("p3", {}, {"text": "sidefx?"}, [], False, None, {}, "webchat")
+    dispatcher = CollectingDispatcher()
+    assert serve(dispatcher, tracker, decision, "sidefx?", snapshot) == []
+    [message] = dispatcher.messages
+    assert "don't have a reviewed answer" in message["text"]
+    assert message["offer"] == "handoff" and message["question"] == "sidefx?"
+    assert [b["payload"] for b in message["buttons"]] == [e.title for e in nearby] + ["yes", "no"]
+    assert all(e.answer not in message["text"] for e in nearby)
+    with transaction(url) as s:
+        assert [r.reason for r in s.scalars(select(UnansweredQuestion))] == ["low_confidence"]
+        assert s.scalars(select(ServedAnswer)).all() == []
+    tapped = run_answer(message["buttons"][0]["payload"], sender="p3")
+    assert tapped[0]["text"] == kb.get("side_effects").answer
+
+
+def test_without_servable_nearby_entries_the_plain_no_answer_is_sent(actions_on, kb):
+    from actions.knowledge import serve
+    from actions.services import knowledge
+
+    actions_on(production=True)  # nothing signed: nothing may be offered
+    snapshot = knowledge()
+    decision = Decision("no_answer", how="low_confidence", nearby=(snapshot.kb.get("side_effects"),))
+    dispatcher = CollectingDispatcher()
+    serve(dispatcher, Tracker("p4", {}, {"text": "sidefx?"}, [], False, None, {}, "webchat"),
+          decision, "sidefx?", snapshot)
+    [message] = dispatcher.messages
+    assert [b["payload"] for b in message["buttons"]] == ["yes", "no"]

@@ -173,3 +173,72 @@ def test_a_clause_clearly_out_of_scope_stops_diets_pick_of_the_whole_message(sel
     assert d.kind != "answer" or d.entry.id != "alternatives"
     one_part = [clause("kb_alternatives", 0.7, "out_of_scope", 0.6)]
     assert selector.decide("what else is there", ranking, semantic={"clauses": one_part}).kind == "answer"
+
+
+# --- buttons beside the honest no-answer ---------------------------------------------------------
+
+def test_an_unsure_no_answer_offers_the_nearest_entries_and_serves_none(selector):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.9}, {"name": "kb_benefits", "confidence": 0.05}]
+    d = selector.decide("sidefx?", ranking, semantic={"clauses": [
+        clause("kb_side_effects", 0.47, "kb_when_to_report", 0.44, kb_safety=0.2)]})
+    assert d.kind == "no_answer" and d.entry is None
+    assert [e.id for e in d.nearby] == ["side_effects", "when_to_report"]  # safety is not near
+
+
+def test_nothing_near_means_no_buttons(selector):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.9}, {"name": "kb_benefits", "confidence": 0.05}]
+    d = selector.decide("what's the capital of peru", ranking, semantic={"clauses": [
+        clause("kb_side_effects", 0.2, "kb_when_to_report", 0.1)]})
+    assert d.kind == "no_answer" and d.nearby == ()
+
+
+def test_clearly_out_of_scope_offers_only_entries_close_in_meaning(selector):
+    ranking = [{"name": "out_of_scope", "confidence": 0.9}, {"name": "kb_safety", "confidence": 0.3}]
+    close = selector.decide("how long until it works, is it approved", ranking, semantic={"clauses": [
+        clause("out_of_scope", 0.86, "kb_results_timeline", 0.7, kb_results_timeline=0.7)]})
+    assert close.kind == "no_answer" and close.how == "out_of_scope"
+    assert [e.id for e in close.nearby] == ["results_timeline"]  # DIET's 0.3 for safety is not meaning
+    far = selector.decide("is the consultation free", ranking, semantic={"clauses": [
+        clause("out_of_scope", 0.86, "kb_preparation", 0.5)]})
+    assert far.kind == "no_answer" and far.nearby == ()
+
+
+def test_entries_the_article_does_not_settle_for_the_patient_are_not_offered_either(kb):
+    real = AnswerSelector(kb, ServingConfig.load())
+    ranking = [{"name": "nlu_fallback", "confidence": 0.9}, {"name": "kb_safety", "confidence": 0.3},
+               {"name": "kb_results_timeline", "confidence": 0.25}]
+    near = {"clauses": [clause("kb_safety", 0.57, "kb_results_timeline", 0.56)]}
+    assert {"safety", "results_timeline"} <= {e.id for e in real.decide("is it ok?", ranking, semantic=near).suggestions}
+    pregnant = real.decide("I'm pregnant, is it ok?", ranking, semantic=near)
+    offered = {e.id for e in (*pregnant.suggestions, *pregnant.nearby)}
+    assert "safety" not in offered and "results_timeline" in offered
+    only_safety = [{"name": "nlu_fallback", "confidence": 0.9}, {"name": "kb_safety", "confidence": 0.3}]
+    alone = real.decide("I'm pregnant, is it ok?", only_safety,
+                        semantic={"clauses": [clause("kb_safety", 0.57, "kb_benefits", 0.1)]})
+    assert alone.kind == "no_answer" and all(e.id != "safety" for e in (*alone.suggestions, *alone.nearby))
+
+
+def test_the_linear_heads_pick_leads_the_buttons(selector):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.9}, {"name": "kb_candidacy", "confidence": 0.3},
+               {"name": "kb_benefits", "confidence": 0.25}]
+    near = [clause("kb_candidacy", 0.58, "kb_benefits", 0.56)]
+    plain = selector.decide("would it do much for me", ranking, semantic={"clauses": near})
+    assert plain.suggestions[0].id == "candidacy"
+    led = selector.decide("would it do much for me", ranking, semantic={
+        "clauses": near, "linear": {"intent": "kb_benefits", "prob": 0.5, "clause": 0}})
+    assert led.kind == "suggest" and led.suggestions[0].id == "benefits"
+
+
+def test_a_question_worded_like_a_follow_up_with_nothing_before_is_taken_on_its_own(selector):
+    ranking = [{"name": "follow_up", "confidence": 0.8}, {"name": "kb_recovery_downtime", "confidence": 0.15}]
+    d = selector.decide("how many days off work should i plan", ranking, last_entry_id=None,
+                        semantic={"clauses": [clause("kb_recovery_downtime", 0.83, "kb_aftercare_rest", 0.7)]})
+    assert (d.kind, d.entry.id) == ("answer", "recovery_downtime")
+    # Still a follow-up when there is a topic to follow up on.
+    d = selector.decide("how many days off work should i plan", ranking, last_entry_id="aftercare_rest",
+                        semantic={"clauses": [clause("kb_recovery_downtime", 0.83, "kb_aftercare_rest", 0.7)]})
+    assert d.entry.id == "aftercare_rest" and d.how == "follow_up"
+    vague = selector.decide("how long is that for?", ranking, last_entry_id=None,
+                            semantic={"clauses": [clause("kb_recovery_downtime", 0.42, "kb_aftercare_rest", 0.41)]})
+    assert (vague.kind, vague.how) == ("no_answer", "follow_up_without_topic")
+    assert [e.id for e in vague.nearby][:1] == ["recovery_downtime"]
