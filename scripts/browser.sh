@@ -6,5 +6,5 @@ for candidate in /usr/bin/chromium /usr/bin/chromium-browser; do
   [ -x "$candidate" ] && { echo "$candidate"; exit 0; }
 done
 echo "installing chromium (apt-get)..." >&2
-(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) >&2
+"$(dirname "$0")/apt-install.sh" chromium fonts-dejavu-core >&2
 echo /usr/bin/chromium

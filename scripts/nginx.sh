@@ -20,7 +20,7 @@ install_nginx() {
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
   fi
   local rc=0
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) >&2 || rc=$?
+  "$(dirname "$0")/apt-install.sh" nginx >&2 || rc=$?
   [ -n "$ours" ] && rm -f "$policy"
   return $rc
 }

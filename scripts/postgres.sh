@@ -15,7 +15,7 @@ find_bin() {
 
 bin=$(find_bin) || {
   echo "installing PostgreSQL (apt-get)..." >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) >&2
+  "$(dirname "$0")/apt-install.sh" postgresql >&2
   bin=$(find_bin)
 }
 

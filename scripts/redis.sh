@@ -6,7 +6,7 @@ set -euo pipefail
 cmd=${1:?start|stop}; dir=${2:?directory}
 if ! command -v redis-server >/dev/null; then
   echo "installing redis-server (apt-get)..." >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) >&2
+  "$(dirname "$0")/apt-install.sh" redis-server >&2
 fi
 case "$cmd" in
   start)

@@ -45,7 +45,9 @@ async def converse_turns(base_url, token, messages, until=None, max_wait=60.0, t
         history_came.set()
 
     client.on("history", on_history)
-    await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
+    # wait_timeout: python-socketio's default 1 s for the handshake is too short on a busy machine.
+    await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"],
+                         wait_timeout=30)
     try:
         if history:
             await client.emit("history_request")

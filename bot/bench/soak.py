@@ -53,6 +53,7 @@ class Tally:
     silent: int = 0
     latencies_ms: List[float] = field(default_factory=list)
     expected: Dict[str, Optional[str]] = field(default_factory=dict)
+    failures: List[str] = field(default_factory=list)  # what each failed request was, for the report
 
 
 async def rest_turn(client: httpx.AsyncClient, rasa: str, sender: str, text: str, tally: Tally) -> None:
@@ -60,8 +61,11 @@ async def rest_turn(client: httpx.AsyncClient, rasa: str, sender: str, text: str
     try:
         resp = await client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text})
         ok, replied = resp.status_code == 200, resp.status_code == 200 and bool(resp.json())
-    except (httpx.HTTPError, ValueError):
+        if not ok:
+            tally.failures.append(f"REST turn: HTTP {resp.status_code}")
+    except (httpx.HTTPError, ValueError) as exc:
         ok = replied = False
+        tally.failures.append(f"REST turn: {type(exc).__name__}: {exc}")
     tally.messages += 1
     tally.latencies_ms.append((time.perf_counter() - began) * 1000)
     tally.errors += not ok
@@ -78,9 +82,13 @@ async def webchat_conversation(client: httpx.AsyncClient, rasa: str, script: Lis
     got: List[dict] = []
     sio.on("bot_uttered", lambda data: got.append(data))
     try:
-        await sio.connect(rasa, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
-    except Exception:  # noqa: BLE001
+        # python-socketio waits 1 s for the namespace handshake by default; on a busy machine the
+        # server can take longer, which is slowness, not a failure (the turn latencies say how slow).
+        await sio.connect(rasa, auth={"token": token}, socketio_path="/socket.io", transports=["polling"],
+                          wait_timeout=30)
+    except Exception as exc:  # noqa: BLE001
         tally.errors += 1
+        tally.failures.append(f"web chat connect: {type(exc).__name__}: {exc}")
         return None
     for text in script:
         before, began = len(got), time.perf_counter()
@@ -224,6 +232,7 @@ def main(argv=None) -> int:
     result = {
         "seconds": round(elapsed), "conversations": len(tally.expected), "concurrency": args.conversations,
         "messages": tally.messages, "errors": tally.errors, "silent": tally.silent,
+        "failures": tally.failures[:20],
         "p50_ms": round(ordered[len(ordered) // 2]) if ordered else None,
         "p95_ms": round(ordered[int(len(ordered) * 0.95)]) if ordered else None,
         "escalations": account, "log_errors": errors_in_logs[:20], "log_error_count": len(errors_in_logs),
@@ -257,6 +266,7 @@ def markdown(r: dict) -> str:
         f"| staff notifications / undelivered | {e['outbox_items']} / {e['outbox_undelivered']} |",
         f"| ERROR or Traceback lines in the logs during the run | {r['log_error_count']} |",
     ]
+    lines += [f"| failed: {what} | 1 |" for what in r.get("failures") or []]
     for name, m in r["memory"].items():
         lines.append(f"| memory of {name}: after warm-up -> end (MB) | {m['after_warm_up_mb']} -> {m['end_mb']} "
                      f"({m['growth_mb']:+d}) |")

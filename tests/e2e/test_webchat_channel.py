@@ -159,7 +159,7 @@ def test_a_token_stops_working_once_its_conversation_is_deleted(live):
 
         client.on("session_ended", on_ended)
         await client.connect(live.rasa_url, auth={"token": token}, socketio_path="/socket.io",
-                             transports=["polling"])
+                             transports=["polling"], wait_timeout=30)  # 1 s by default: too short when busy
         await client.emit("user_uttered", {"message": "please delete my data"})
         while not any("delete" in t.lower() for t in got):
             await asyncio.sleep(0.05)

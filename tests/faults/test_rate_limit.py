@@ -16,7 +16,8 @@ async def flood(base_url, token, count):
     client = socketio.AsyncClient()
     got = []
     client.on("bot_uttered", lambda data: got.append(data.get("text") or ""))
-    await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"])
+    await client.connect(base_url, auth={"token": token}, socketio_path="/socket.io", transports=["polling"],
+                         wait_timeout=30)  # the 1 s default is too short on a busy machine
     for i in range(count):
         await client.emit("user_uttered", {"message": f"flood message number {i} about hair"})
         # Spaced a little: Engine.IO itself refuses a polling request carrying more than 16 packets.

@@ -226,3 +226,32 @@ def test_a_habit_a_question_or_a_reassurance_word_does_not_cancel_a_sign_here_no
 ])
 def test_ordinary_sentences_that_share_words_with_a_sign_do_not_escalate(engine, text):
     assert level(engine, text, treated=True) in ("none", "routine")
+
+
+# --- round 3 of triage rules, by category (found on the tuning set tests/eval/tune_triage2.yml;
+# these sentences are our own, none from an evaluation set).
+
+@pytest.mark.parametrize("text, expected", [
+    # "gone" with an article or describing words before the state is a change, not "gone away".
+    ("high temperature and my feet have gone a strange mottled grey", "emergency"),
+    # a longer way of saying the bleeding will not stop
+    ("i can't get the little hole on the left side to stop bleeding", "urgent"),
+])
+def test_a_sign_told_in_a_longer_way_still_counts(engine, text, expected):
+    assert level(engine, text, treated=True) == expected
+
+
+@pytest.mark.parametrize("text", [
+    # a life stage long past, or "never since"
+    "at uni i fainted once in an exam hall, never since",
+    "had a seizure in my teens from a fever, nothing since",
+    # denied with "didn't get"
+    "i didn't get any swelling or fever afterwards, can i go to the gym",
+    # a supposition with "suppose"
+    "suppose my lips puff up after the session, what then?",
+    # eagerness borrowed from a symptom word
+    "honestly itching to get started, any slots next week?",
+    "heart skipped a beat seeing my results this morning",
+])
+def test_a_past_stage_a_denial_a_supposition_or_a_figure_is_not_a_report(engine, text):
+    assert level(engine, text, treated=True) == "none"
