@@ -7,4 +7,5 @@ for candidate in /usr/bin/chromium /usr/bin/chromium-browser; do
 done
 echo "installing chromium (apt-get)..." >&2
 "$(dirname "$0")/apt-install.sh" chromium fonts-dejavu-core >&2
+[ -x /usr/bin/chromium ] || { echo "error: the chromium package is installed but /usr/bin/chromium is missing" >&2; exit 1; }
 echo /usr/bin/chromium

@@ -16,7 +16,7 @@ find_bin() {
 bin=$(find_bin) || {
   echo "installing PostgreSQL (apt-get)..." >&2
   "$(dirname "$0")/apt-install.sh" postgresql >&2
-  bin=$(find_bin)
+  bin=$(find_bin) || { echo "error: postgresql is installed but no pg_ctl/initdb was found" >&2; exit 1; }
 }
 
 # The server refuses to run as root: use the postgres account when we are root.

@@ -7,6 +7,7 @@ cmd=${1:?start|stop}; dir=${2:?directory}
 if ! command -v redis-server >/dev/null; then
   echo "installing redis-server (apt-get)..." >&2
   "$(dirname "$0")/apt-install.sh" redis-server >&2
+  command -v redis-server >/dev/null || { echo "error: redis-server is installed but not on PATH" >&2; exit 1; }
 fi
 case "$cmd" in
   start)

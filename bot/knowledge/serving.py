@@ -280,8 +280,8 @@ class AnswerSelector:
         lin_intent = str((linear or {}).get("intent") or "")
         lin_prob = float((linear or {}).get("prob") or 0.0)
 
-        def ranked(floor: float) -> List[KnowledgeEntry]:
-            intents = set(conf_of) | {i for n in nearest for i in n.scores}
+        def ranked(floor: float, clauses: List[Nearest]) -> List[KnowledgeEntry]:
+            intents = set(conf_of) | {i for n in clauses for i in n.scores}
             plausible = [i for i in intents if self.kb.for_intent(i) is not None
                          and (conf_of.get(i, 0.0) >= cfg.suggest_threshold or sem(i) >= floor)]
             plausible.sort(key=lambda i: -(conf_of.get(i, 0.0) + sem(i) + (lin_prob if i == lin_intent else 0.0)))
@@ -290,7 +290,7 @@ class AnswerSelector:
         if oos >= cfg.semantic_out_of_scope and oos > best_kb + cfg.semantic_margin:
             # "Are the injections painful?" is closest to questions the article does not answer.
             # Only entries close in meaning are offered beside the no-answer.
-            close = [e for e in ranked(cfg.semantic_suggest) if sem(e.intent) >= cfg.semantic_suggest]
+            close = [e for e in ranked(cfg.semantic_suggest, nearest) if sem(e.intent) >= cfg.semantic_suggest]
             return Decision("no_answer", how="out_of_scope", confidence=oos, best_guess="out_of_scope",
                             nearby=tuple(close))
         if best is not None and best.score >= cfg.semantic_answer and \
@@ -319,7 +319,9 @@ class AnswerSelector:
                 return Decision("answer", diet_top, how="classifier", confidence=top_conf,
                                 also=second_question(diet_top))
 
-        suggestions = ranked(cfg.semantic_suggest)
+        # Only clauses nearest to an entry open "did you mean" (and with it the linear head's
+        # vote, which serves); buttons beside a no-answer may come from any clause.
+        suggestions = ranked(cfg.semantic_suggest, kb_nearest)
         if suggestions and not (oos > best_kb and top_name == "out_of_scope"):
             # Not against DIET's confident "the article does not answer this".
             sure_out = top_name == "out_of_scope" and top_conf >= cfg.linear_veto
@@ -333,4 +335,4 @@ class AnswerSelector:
         # Not clearly out of scope (that returned above): the nearest entries go with the
         # honest no-answer, in case the patient meant one of them.
         return Decision("no_answer", how=reason, confidence=top_conf, best_guess=top_name,
-                        suggestions=tuple(suggestions), nearby=tuple(ranked(cfg.semantic_nearby)))
+                        suggestions=tuple(suggestions), nearby=tuple(ranked(cfg.semantic_nearby, nearest)))

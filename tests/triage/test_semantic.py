@@ -242,16 +242,26 @@ def test_a_sign_told_in_a_longer_way_still_counts(engine, text, expected):
 
 
 @pytest.mark.parametrize("text", [
-    # a life stage long past, or "never since"
-    "at uni i fainted once in an exam hall, never since",
-    "had a seizure in my teens from a fever, nothing since",
-    # denied with "didn't get"
-    "i didn't get any swelling or fever afterwards, can i go to the gym",
-    # a supposition with "suppose"
-    "suppose my lips puff up after the session, what then?",
     # eagerness borrowed from a symptom word
     "honestly itching to get started, any slots next week?",
     "heart skipped a beat seeing my results this morning",
 ])
-def test_a_past_stage_a_denial_a_supposition_or_a_figure_is_not_a_report(engine, text):
+def test_a_figure_of_speech_is_not_a_report(engine, text):
     assert level(engine, text, treated=True) == "none"
+
+
+# The independent review of round 3 found that broader cues tried in it (a life stage or "not
+# since" anywhere in the sentence, "I suppose", "didn't get", any skipped beat) set these aside.
+@pytest.mark.parametrize("text, expected", [
+    ("I'm in my fifties, had the injections monday, crushing chest pain going into my left arm", "emergency"),
+    ("in my teens i had a seizure and i just had another one after the injections", "emergency"),
+    ("haven't peed at all, not since monday, and i've got a high fever", "emergency"),
+    ("the bleeding from the injection site hasn't stopped, not since 3pm", "urgent"),
+    ("i suppose my throat does feel like it's closing up a bit", "emergency"),
+    ("let's say it's been bleeding for an hour and won't stop, what do i do", "urgent"),
+    ("didn't get much sleep, chest pain all night after the injections", "emergency"),
+    ("my heart skips a beat every few seconds when i lie down since the injections", "emergency"),
+    ("when i was younger i had seizures, but today my lips are swelling up", "emergency"),
+])
+def test_an_age_a_hedge_or_a_time_word_does_not_set_aside_a_sign_here_now(engine, text, expected):
+    assert level(engine, text, treated=True) == expected

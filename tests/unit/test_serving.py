@@ -242,3 +242,15 @@ def test_a_question_worded_like_a_follow_up_with_nothing_before_is_taken_on_its_
                             semantic={"clauses": [clause("kb_recovery_downtime", 0.42, "kb_aftercare_rest", 0.41)]})
     assert (vague.kind, vague.how) == ("no_answer", "follow_up_without_topic")
     assert [e.id for e in vague.nearby][:1] == ["recovery_downtime"]
+
+
+def test_a_clause_nearest_to_an_out_of_scope_question_never_opens_the_linear_vote(selector):
+    """Found by review: the out-of-scope clause's runner-up entries may become buttons, never
+    the "did you mean" that lets the linear head serve an entry."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.8}, {"name": "greet", "confidence": 0.1}]
+    d = selector.decide("how long do i rest up, and is it fda approved", ranking, semantic={
+        "clauses": [clause("kb_aftercare_rest", 0.5, "kb_recovery_downtime", 0.45, 0, 20),
+                    clause("out_of_scope", 0.65, "kb_safety", 0.58, 22, 45)],
+        "linear": {"intent": "kb_aftercare_rest", "prob": 0.65, "clause": 0}})
+    assert d.kind == "no_answer"
+    assert {e.id for e in d.nearby} >= {"aftercare_rest", "safety"}
