@@ -81,9 +81,9 @@ class Decision:
     suggestions: Sequence[KnowledgeEntry] = field(default_factory=tuple)
     best_guess: Optional[str] = None
     also: Optional[KnowledgeEntry] = None  # a second question in the same message
-    # With a no-answer for low confidence: the entries nearest in meaning, offered as buttons
-    # beside the offer to ask staff, so a question the knowledge base does answer, worded in a
-    # way nobody foresaw, is one tap from the reviewed text.
+    # With a no-answer: the entries nearest in meaning, offered as buttons beside the offer to
+    # ask staff, so a question the knowledge base does answer, worded in a way nobody foresaw,
+    # is one tap from the reviewed text. Never served by themselves.
     nearby: Sequence[KnowledgeEntry] = field(default_factory=tuple)
 
 
@@ -211,7 +211,6 @@ class AnswerSelector:
                     return fresh
             return Decision("no_answer", how="follow_up_without_topic", confidence=top_conf,
                             best_guess=top_name, nearby=fresh.nearby if fresh else ())
-
 
         if nearest:
             return self._with_meaning(kb_ranked, top_name, top_conf, low_confidence, nearest, text or "",
