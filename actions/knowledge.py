@@ -53,6 +53,12 @@ def send_entry(dispatcher: CollectingDispatcher, tracker: Tracker, entry: Option
     return [SlotSet(LAST_ENTRY_SLOT, entry.id)]
 
 
+def entry_buttons(entries) -> List[Dict[str, str]]:
+    """One button per entry. The title is the payload: short enough for Telegram's 64-byte
+    button data, and the selector matches it exactly, so a tap gets that entry's text."""
+    return [{"title": e.title, "payload": e.title} for e in entries]
+
+
 def serve(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision,
           text: str, snapshot: Optional[Snapshot] = None) -> List[EventType]:
     """Send the reply for a decision: the answer, suggestions, or the honest no-answer."""
@@ -76,21 +82,19 @@ def serve(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision
     knowledge_log().record_unanswered(tracker.sender_id, channel_of(tracker), text, decision.how,
                                       decision.best_guess, decision.confidence)
     if decision.kind == "suggest":
-        # The title is the payload: short enough for Telegram's 64-byte button data, and the
-        # selector matches it exactly.
-        buttons = [{"title": e.title, "payload": e.title} for e in suggestions]
+        buttons = entry_buttons(suggestions)
         buttons.append({"title": replies()("did_you_mean_none"), "payload": "I want to ask a person"})
         say(dispatcher, "did_you_mean", label="did_you_mean", buttons=buttons)
         return []
     nearby = [e for e in decision.nearby if snapshot.servable(e)]
     if decision.how == "follow_up_without_topic":
         say(dispatcher, "follow_up_unclear", label="none",
-            buttons=[{"title": e.title, "payload": e.title} for e in nearby] or None)
+            buttons=entry_buttons(nearby) or None)
         return []
     if nearby:
         # Still the honest no-answer and the same offer (yes/no answer it); a tap on a title
         # is an exact question and gets that entry's reviewed text.
-        buttons = [{"title": e.title, "payload": e.title} for e in nearby] + yes_no_buttons()
+        buttons = entry_buttons(nearby) + yes_no_buttons()
         say(dispatcher, "no_vetted_answer_nearby", label="none", buttons=buttons, offer="handoff",
             question=text[:500])
         return []
