@@ -4,6 +4,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE_DIR = ROOT / "knowledge"
 ENTRIES_DIR = KNOWLEDGE_DIR / "entries"
+PROPOSALS_DIR = KNOWLEDGE_DIR / "proposals"
 TOPICS_FILE = KNOWLEDGE_DIR / "topics.yml"
 ARTICLE_FILE = KNOWLEDGE_DIR / "sources" / "clinic-article.txt"
 GENERATED_DATA_DIR = ROOT / "data" / "generated"

@@ -7,7 +7,8 @@
     python -m bot.knowledge stale         exit 1 if the generated files are out of date
     python -m bot.knowledge export DIR    write the published set (the database's) to DIR/*.md
     python -m bot.knowledge propose FILE  save a proposals file's wording as new versions awaiting
-                                          sign-off (knowledge/proposals/)
+                                          sign-off (a new database gets knowledge/proposals/
+                                          when it is seeded)
 """
 import sys
 from pathlib import Path
@@ -54,10 +55,11 @@ def main(argv=None) -> int:
             print(f"not exported (never signed): {', '.join(left_out)}")
         return 0
     if command == "propose" and len(argv) == 2:
-        from bot.knowledge.proposals import ProposalError, apply
+        from bot.knowledge.proposals import ProposalError
+        from bot.knowledge.store import apply_proposals
 
         try:
-            results = apply(_database_url(), Path(argv[1]))
+            results = apply_proposals(_database_url(), Path(argv[1]))
         except ProposalError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,5 +1,6 @@
 """The knowledge base as the clinic runs it: entries, their versions and sign-offs, in the
-database (bot/storage/models.py), seeded from knowledge/ on first use.
+database (bot/storage/models.py), seeded from knowledge/ on first use (the entries, then the
+proposed wording in knowledge/proposals/).
 
 The rules live here, not only in the console's forms, so no caller can skip them:
 - every save is a new, numbered version; a version's content never changes afterwards;
@@ -17,15 +18,18 @@ import difflib
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.knowledge import checks
+from bot.config import paths
+from bot.knowledge import checks, proposals
 from bot.knowledge.checks import Problem
 from bot.knowledge.entry import KnowledgeEntry
 from bot.knowledge.loader import KnowledgeBase, load_article, load_knowledge_base, load_topics
+from bot.knowledge.proposals import ProposalError
 from bot.storage.db import transaction
 from bot.storage.models import (AuditEntry, KnowledgeEntryRecord, KnowledgeRevision, KnowledgeSignoff,
                                 KnowledgeVersion, utcnow)
@@ -36,6 +40,7 @@ SEED_AUTHOR = "knowledge/ files"
 PENDING = "pending"
 MAX_NOTE = 500
 DRAFT, AWAITING, PUBLISHED, RETIRED = "draft", "awaiting sign-off", "published", "retired"
+PROPOSAL_REFUSED = "knowledge_proposal_refused"
 
 
 class KnowledgeStoreError(ValueError):
@@ -209,9 +214,12 @@ def _add_version(session, entry_id: str, number: int, content: checks.Content, a
     return row
 
 
-def ensure_seeded(url: str, kb: Optional[KnowledgeBase] = None) -> bool:
+def ensure_seeded(url: str, kb: Optional[KnowledgeBase] = None,
+                  proposals_dir: Path = paths.PROPOSALS_DIR) -> bool:
     """On first use, every entry of knowledge/ becomes an entry with version 1, written by
-    "knowledge/ files" and awaiting sign-off (signed if the file says who signed it, and when).
+    "knowledge/ files" and awaiting sign-off (signed if the file says who signed it, and when);
+    then every proposals file in `proposals_dir`, by name, is saved as those entries' next
+    versions, awaiting sign-off (a refused file is logged and audited, not raised).
     Idempotent, and safe when several processes start at once: the revision row is inserted
     in the same transaction, and only one can insert it. Returns whether this call seeded."""
     if revision(url) is not None:
@@ -235,6 +243,9 @@ def ensure_seeded(url: str, kb: Optional[KnowledgeBase] = None) -> bool:
     except IntegrityError:
         return False  # another process seeded first
     logger.info("knowledge base seeded from knowledge/ (%d entries)", len(kb))
+    # Only the process that seeded applies the proposals, so processes starting together do
+    # not race to save the same wording; every other caller already sees a seeded database.
+    _propose_at_seeding(url, proposals_dir)
     return True
 
 
@@ -444,6 +455,57 @@ def add_questions(url: str, entry_id: str, author: str, questions: Sequence[str]
               "answer": latest.answer, "source": list(latest.source), "authored_by": latest.authored_by}
     return save(url, entry_id, author, fields, base=latest.number, submit=True,
                 note=note or f"{len(new)} question(s) patients asked, added from curation")
+
+
+# ---------------------------------------------------------------------------------------------
+# Proposals (knowledge/proposals/*.yml, read by bot/knowledge/proposals.py)
+
+def apply_proposals(url: str, path: Path) -> List[Tuple[str, Optional[int]]]:
+    """Each proposal of the file saved as its entry's next version, awaiting sign-off:
+    [(entry id, the new version's number, or None when that proposal is already there)].
+    Fields the proposal leaves out stay as the entry's latest version has them. The first
+    refusal raises ProposalError; the proposals before it in the file stay saved."""
+    author, items = proposals.load(path)
+    out = []
+    for item in items:
+        entry = get_entry(url, item["id"])
+        if entry is None:
+            raise ProposalError(path, f"there is no entry '{item['id']}'")
+        latest = entry.latest
+        fields = {"title": latest.title, "questions": list(latest.questions), "answer": latest.answer,
+                  "source": list(latest.source), "authored_by": latest.authored_by}
+        fields.update({k: item[k] for k in proposals.FIELDS if k in item})
+        fields["answer"] = " ".join(str(fields["answer"]).split())
+        if any(v.author == author and v.answer == fields["answer"] and v.title == fields["title"]
+               and v.authored_by == fields["authored_by"] for v in entry.versions):
+            out.append((entry.id, None))
+            continue
+        try:
+            version = save(url, entry.id, author, fields, base=latest.number, submit=True, note=item.get("note"))
+        except KnowledgeStoreError as exc:  # refused content, a retired entry, or a save in between
+            raise ProposalError(path, f"entry '{entry.id}': {exc}") from exc
+        out.append((entry.id, version.number))
+    return out
+
+
+def _propose_at_seeding(url: str, directory: Path) -> None:
+    # A refused file is logged and audited, not raised: the entries are seeded already, and a
+    # wording proposal is no reason for the assistant or the console not to start. Staff fix
+    # the file and apply it with the propose command.
+    for path in proposals.files(directory):
+        try:
+            results = apply_proposals(url, path)
+        except ProposalError as exc:
+            logger.warning("knowledge proposals %s not applied at seeding: %s. The seeded entries are kept "
+                           "(and any proposal before the refused one in that file); fix the file and run "
+                           "`python -m bot.knowledge propose %s`", path.name, exc.reason, path)
+            with transaction(url) as s:
+                s.add(AuditEntry(actor="system", action=PROPOSAL_REFUSED, target="knowledge",
+                                 detail=f"{path.name}: {exc.reason}"))
+            continue
+        added = [f"{entry_id} version {number}" for entry_id, number in results if number]
+        logger.info("knowledge proposals %s applied at seeding: %s", path.name,
+                    ", ".join(added) + " awaiting sign-off" if added else "already there")
 
 
 # ---------------------------------------------------------------------------------------------

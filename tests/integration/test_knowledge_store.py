@@ -50,12 +50,13 @@ def test_seeded_once_from_the_files_even_when_processes_start_together(db_url, k
     assert store.ensure_seeded(db_url) is False
     with transaction(db_url) as s:
         assert s.scalar(select(func.count()).select_from(KnowledgeEntryRecord)) == len(kb)
-        assert s.scalar(select(func.count()).select_from(KnowledgeVersion)) == len(kb)
+        # Version 1 of each entry, and issue 15's four proposals on top (saved once).
+        assert s.scalar(select(func.count()).select_from(KnowledgeVersion)) == len(kb) + 4
     entry = store.get_entry(db_url, "safety")
     assert entry.state == store.AWAITING and entry.published is None
-    assert entry.latest.answer == kb.get("safety").answer
+    assert entry.version(1).answer == kb.get("safety").answer
     # Unsigned, the seeded text hashes as the file does: served-answer logs stay comparable.
-    assert entry.latest.as_entry().version == kb.get("safety").version
+    assert entry.version(1).as_entry().version == kb.get("safety").version
 
 
 def test_every_save_is_a_new_attributed_version_and_old_ones_stay(db_url):
@@ -211,13 +212,13 @@ def test_a_new_entry_and_curated_questions_go_through_sign_off(db_url, kb):
     assert len(v2.questions) == 9 and v2.state == store.AWAITING and v2.author == "nurse_ben"
 
 
-def test_the_proposals_await_sign_off_marked_clinic_authored_once(db_url, kb):
-    from bot.knowledge.proposals import apply
-
-    proposals = paths.KNOWLEDGE_DIR / "proposals" / "issue-15.yml"
-    first = apply(db_url, proposals)
+def test_the_proposals_await_sign_off_marked_clinic_authored_once(db_url, kb, tmp_path):
+    # An install seeded before proposals were applied at seeding: the propose command's case.
+    store.ensure_seeded(db_url, proposals_dir=tmp_path / "no-proposals")
+    proposals = paths.PROPOSALS_DIR / "issue-15.yml"
+    first = store.apply_proposals(db_url, proposals)
     assert first == [("safety", 2), ("how_it_works", 2), ("side_effects", 2), ("when_to_report", 2)]
-    assert apply(db_url, proposals) == [(entry_id, None) for entry_id, _ in first]
+    assert store.apply_proposals(db_url, proposals) == [(entry_id, None) for entry_id, _ in first]
     for entry_id, _ in first:
         v = store.get_entry(db_url, entry_id).latest
         assert v.state == store.AWAITING and v.clinic_authored and v.author == "proposed (issue 15)" and v.note
