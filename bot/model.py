@@ -11,7 +11,7 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 from bot.config import paths
 
@@ -20,7 +20,7 @@ from bot.config import paths
 # What a trained model depends on: a change to any of these retrains. The answer scorer's
 # train() decides what it stores with the model (vectors and its linear head).
 TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/encoder/pins.yml", "bot/encoder/graph.py",
-                   "bot/knowledge/component.py")
+                   "bot/encoder/head.py", "bot/knowledge/component.py")
 INPUTS_HASH_FILE = paths.MODELS_DIR / "assistant.inputs.sha256"
 
 
@@ -36,14 +36,24 @@ def _files(inputs: Iterable[str]) -> List[Path]:
     return [p for p in out if "__pycache__" not in p.parts]
 
 
-def inputs_hash() -> str:
+def inputs_hash(overrides: Optional[Dict[Path, str]] = None) -> str:
+    """The hash of every training input; `overrides` gives some files other contents (the
+    knowledge base's generated data rendered from the database: bot/knowledge/retrain.py)."""
+    overrides = {Path(p).resolve(): text.encode("utf-8") for p, text in (overrides or {}).items()}
     h = hashlib.sha256()
     import rasa
 
     h.update(f"rasa {rasa.__version__}\n".encode())
     for p in _files(TRAINING_INPUTS):
-        h.update(str(p.relative_to(paths.ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
+        content = overrides.get(p.resolve(), None)
+        h.update(str(p.relative_to(paths.ROOT)).encode() + b"\0" + (content if content is not None else p.read_bytes())
+                 + b"\0")
     return h.hexdigest()
+
+
+def recorded_inputs() -> Optional[str]:
+    """The inputs hash the model in models/assistant.tar.gz was trained from, if recorded."""
+    return INPUTS_HASH_FILE.read_text().strip() if INPUTS_HASH_FILE.exists() else None
 
 
 def file_hash(path: Path) -> str:

@@ -32,6 +32,9 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.encoder.head import probabilities, train_linear_head
+from bot.knowledge.serving import asks
+
 logger = logging.getLogger(__name__)
 
 OUTPUT = "semantic_answer"
@@ -46,33 +49,14 @@ OVERRIDE_SCORE_ALONE = 0.80   # a single clause DIET took for small talk
 OVERRIDE_LINEAR = 0.6
 OVERRIDE_LINEAR_ALONE = 0.8
 OVERRIDE_FLOOR = 0.55
+# A greeting, thanks or goodbye in front of a clause that asks something ("Hello! I saw your ad,
+# what's that about?", "is it ok to go for a run the same evening?"): that clause, this close to
+# a knowledge question, makes it a question; the answer selector then answers, offers buttons
+# or says it has no reviewed answer, as for any question. Small talk never swallows a question.
+SMALL_TALK = ("greet", "goodbye", "thanks")
+ASKED_FLOOR = 0.5
 INDEX_FILE = "index.npz"
 TOP_INTENTS = 5
-# The linear head: full-batch gradient descent from zeros, so the same data gives the same
-# weights. Chosen on the read sets (docs/understanding.md "Candidates tried").
-HEAD_EPOCHS = 3000
-HEAD_LEARNING_RATE = 10.0
-HEAD_L2 = 1e-5
-
-
-def train_linear_head(vectors: np.ndarray, labels: np.ndarray, names: List[str]):
-    """Softmax regression over the sentence vectors: weights (dim x intents) and biases."""
-    index = {n: i for i, n in enumerate(names)}
-    onehot = np.eye(len(names), dtype=np.float64)[[index[v] for v in labels]]
-    x = vectors.astype(np.float64)
-    weights = np.zeros((x.shape[1], len(names)))
-    bias = np.zeros(len(names))
-    for _ in range(HEAD_EPOCHS):
-        z = x @ weights + bias
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        grad = (p - onehot) / len(x)
-        weights -= HEAD_LEARNING_RATE * (x.T @ grad + HEAD_L2 * weights)
-        bias -= HEAD_LEARNING_RATE * grad.sum(axis=0)
-    return weights.astype(np.float32), bias.astype(np.float32)
-
-
 def indexed_intent(name: str) -> bool:
     return name.startswith("kb_") or name == OUT_OF_SCOPE
 
@@ -147,6 +131,10 @@ class SemanticAnswerScorer(GraphComponent):
                 score = semantic["clauses"][linear["clause"]]["scores"].get(linear["intent"], 0.0)
                 if score >= OVERRIDE_FLOOR:
                     chosen = {"intent": linear["intent"], "score": score}
+            if chosen is None and intent.get("name") in SMALL_TALK:
+                text = message.get("text") or ""
+                chosen = max((c for c in kb if c["score"] >= ASKED_FLOOR and asks(text[c["start"]:c["end"]])),
+                             key=lambda c: c["score"], default=None)
             if intent.get("name") in CONVERSATIONAL_INTENTS and chosen is not None:
                 semantic["classifier_intent"] = intent
                 message.set("intent", {"name": chosen["intent"], "confidence": chosen["score"]},
@@ -165,10 +153,7 @@ class SemanticAnswerScorer(GraphComponent):
         sims = clause_vectors @ self.vectors.T
         linear = None
         if self.head is not None and len(self.names) > 1:
-            z = clause_vectors @ self.head[0] + self.head[1]
-            z -= z.max(axis=1, keepdims=True)
-            probs = np.exp(z)
-            probs /= probs.sum(axis=1, keepdims=True)
+            probs = probabilities(clause_vectors, *self.head)
             # The most likely knowledge intent of any clause: a greeting clause is "out of scope"
             # to the head, and must not hide the question beside it.
             row, col = np.unravel_index(int(np.where(self._kb_columns, probs, -1.0).argmax()), probs.shape)

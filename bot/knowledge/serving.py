@@ -25,6 +25,30 @@ SERVING_FILE = paths.KNOWLEDGE_DIR / "serving.yml"
 
 
 @dataclass(frozen=True)
+class Unsettled:
+    """A kind of question the article's general text does not settle: `how` is logged with the
+    honest no-answer; `topics` are the entries it applies to (empty: every entry)."""
+
+    how: str
+    pattern: "re.Pattern"
+    topics: Tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, where: str, raw) -> "Unsettled":
+        if not isinstance(raw, dict) or set(raw) - {"how", "topics", "pattern"} or \
+                not isinstance(raw.get("how"), str) or not isinstance(raw.get("pattern"), str):
+            raise ValueError(f"{where}: expected 'how' and 'pattern' (text) and optionally 'topics' (a list)")
+        try:
+            pattern = re.compile(raw["pattern"], re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"{where}: 'pattern' is not a valid regular expression: {exc}") from exc
+        return cls(raw["how"], pattern, tuple(raw.get("topics") or ()))
+
+    def applies(self, entry: KnowledgeEntry, text: str) -> bool:
+        return (not self.topics or entry.topic in self.topics) and bool(self.pattern.search(text or ""))
+
+
+@dataclass(frozen=True)
 class ServingConfig:
     answer_threshold: float = 0.55
     suggest_threshold: float = 0.2
@@ -45,10 +69,8 @@ class ServingConfig:
     linear_answer: float = 0.6   # where only suggestions would be offered: the linear head this
                                  # sure of an entry that DIET or the nearest question also names
     linear_veto: float = 0.8     # ... unless DIET is this sure the article does not answer it
-    personal_condition_topics: Tuple[str, ...] = ()
-    personal_conditions: str = ""
-    unnamed_activity_topics: Tuple[str, ...] = ()
-    unnamed_activities: str = ""
+    # Questions an entry's general text does not settle (knowledge/serving.yml `unsettled`).
+    unsettled: Tuple["Unsettled", ...] = ()
 
     @classmethod
     def load(cls, path: Path = SERVING_FILE) -> "ServingConfig":
@@ -56,15 +78,9 @@ class ServingConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}")
-        for key in ("personal_condition_topics", "unnamed_activity_topics"):
-            if key in data:
-                data[key] = tuple(data[key] or ())
+        data["unsettled"] = tuple(Unsettled.parse(f"{path}: unsettled item {i}", item)
+                                  for i, item in enumerate(data.get("unsettled") or [], 1))
         cfg = cls(**data)
-        for key in ("personal_conditions", "unnamed_activities"):
-            try:
-                re.compile(getattr(cfg, key))
-            except re.error as exc:
-                raise ValueError(f"{path}: {key} is not a valid regular expression: {exc}") from exc
         if not 0 <= cfg.suggest_threshold <= cfg.answer_threshold <= 1:
             raise ValueError(f"{path}: need 0 <= suggest_threshold <= answer_threshold <= 1")
         return cfg
@@ -116,7 +132,7 @@ _QUESTION = re.compile(r"^\W*(and|also|but|plus|oh|ok|so)?\W*(what|how|when|why|
                        r"is|are|do|does|will|would|may|any)\b|\?\s*$", re.IGNORECASE)
 
 
-def _asks(clause: str) -> bool:
+def asks(clause: str) -> bool:
     return bool(_QUESTION.search(clause or ""))
 
 
@@ -128,8 +144,6 @@ class AnswerSelector:
     def __init__(self, kb: KnowledgeBase, config: ServingConfig):
         self.kb = kb
         self.config = config
-        self._condition = re.compile(config.personal_conditions, re.IGNORECASE) if config.personal_conditions else None
-        self._activity = re.compile(config.unnamed_activities, re.IGNORECASE) if config.unnamed_activities else None
         # Exact questions (and titles) from the entries: a click on a suggestion button sends
         # the entry's first question back as text, and must land on that entry for sure.
         self._exact: Dict[str, KnowledgeEntry] = {}
@@ -166,11 +180,7 @@ class AnswerSelector:
     def _unsettled(self, entry: KnowledgeEntry, text: str) -> Optional[str]:
         """Why the article's general text in this entry does not settle this question
         (knowledge/serving.yml), if it does not."""
-        for pattern, topics, how in ((self._condition, self.config.personal_condition_topics, "personal_condition"),
-                                     (self._activity, self.config.unnamed_activity_topics, "unnamed_activity")):
-            if pattern and entry.topic in topics and pattern.search(text or ""):
-                return how
-        return None
+        return next((u.how for u in self.config.unsettled if u.applies(entry, text)), None)
 
     def _decide(
         self,
@@ -267,7 +277,7 @@ class AnswerSelector:
             others = [n for n in kb_nearest if n.intent != first.intent and n.score >= cfg.semantic_second
                       and n.score - n.runner_up_score >= cfg.semantic_second_margin
                       and n.scores.get(first.intent, 0.0) < n.score - cfg.semantic_second_margin
-                      and _asks(text[n.start:n.end])]
+                      and asks(text[n.start:n.end])]
             other = max(others, key=lambda n: n.score, default=None)
             return self.kb.for_intent(other.intent) if other else None
 

@@ -115,8 +115,8 @@ class TriageEngine:
         self.nlp = self._build_pipeline(self.rules)
         self.semantic = None
         if semantic:
-            from bot.triage.semantic import (SemanticMatcher, load_bank, load_margin, load_overrule_mild,
-                                             load_rivals)
+            from bot.triage.semantic import (SemanticMatcher, load_bank, load_head_threshold, load_margin,
+                                             load_overrule_mild, load_rivals)
 
             if encoder is None:
                 from bot.encoder.model import shared_encoder
@@ -124,7 +124,7 @@ class TriageEngine:
                 encoder = shared_encoder()
             bank = rules_dir / "red_flags.yml"
             self.semantic = SemanticMatcher(load_bank(bank), encoder, load_margin(bank),
-                                            load_rivals(bank))
+                                            load_rivals(bank), load_head_threshold(bank))
             self.overrule_mild = load_overrule_mild(bank)
         # The tokenizer (denied spans) and the triage component (levels) read the same
         # message: parse it once.
@@ -214,6 +214,9 @@ class TriageEngine:
                     and not (m.category in UPGRADING + ("PERSISTENT",) and self._negated_cue(doc, m))}
             if self._general_question(ent.sent):
                 mods.add("HYPOTHETICAL")
+            if sign.level == "mild" and not (set(UPGRADING) & mods) and any(
+                    p.search(norm[ent.end_char:ent.sent.end_char]) for p in rules.form.worse_after_now):
+                mods.add("WORSENING")
             clause = self._clause_text(norm, clauses, ent.start_char)
             if any(p.search(clause) for p in rules.form.asking_about):
                 mods.add("HYPOTHETICAL")
@@ -238,6 +241,7 @@ class TriageEngine:
                                           days, treated, future, untreated_other, said_untreated)
         else:
             self._sepsis_combination(result, [], text, offsets)
+        self._rash_with_faintness(result)
         # Worth the guided red-flag check: a mild effect, or a clause near a red flag.
         result.body_report = bool(result.near) or result.level == "routine"
         return result
@@ -274,10 +278,13 @@ class TriageEngine:
 
     @staticmethod
     def _negated_cue(doc, modifier) -> bool:
-        """"Not getting worse", "no bigger": a denied worsening is not a worsening."""
-        a = modifier.modifier_span[0]
+        """"Not getting worse", "no bigger": a denied worsening is not a worsening; nor is "a lot
+        less" or "so much better" an intensity."""
+        a, b = modifier.modifier_span
         before = " ".join(t.lower_ for t in doc[max(0, a - 3):a])
-        return bool(re.search(r"\b(not|no|n't|never|isn't|isnt|aren't|arent|hasn't|hasnt|nothing)\b", before))
+        after = doc[b].lower_ if b < len(doc) else ""
+        return bool(re.search(r"\b(not|no|n't|never|isn't|isnt|aren't|arent|hasn't|hasnt|nothing)\b", before)) \
+            or after in ("less", "better", "fewer", "smaller", "calmer", "improved")
 
     def _pseudo_negation(self, doc, modifier) -> bool:
         """"No big deal but my throat is tight": a manner of speaking, not a denial."""
@@ -372,7 +379,7 @@ class TriageEngine:
                     mods.add("FIGURATIVE")
             start, end = offsets[a], chunk_end(text, offsets[b - 1])
             sentence = next((s.text for s in doc.sents if s.start_char <= a < s.end_char), norm[a:b])
-            mild_by_rule = (match.group.level == "urgent" and match.score < self.overrule_mild and any(
+            mild_by_rule = (match.group.level == "urgent" and match.strength < self.overrule_mild and any(
                 f.sign_level == "mild" and f.level == "routine" for f in in_clause))
             rule_mild_here = any(f.sign_level == "mild" and f.level == "routine" for f in in_clause)
             mild_said = mild_by_rule or ((match.group.severity_defined or rule_mild_here) and not ({"WORSENING", "SEVERE"} & mods)
@@ -393,10 +400,30 @@ class TriageEngine:
             result.findings.append(Finding(
                 label=match.group.name.upper(), sign_level=SEMANTIC_SIGN_LEVEL[match.group.level],
                 text=text[start:end], start=start, end=end, modifiers=sorted(mods), level=level,
-                why=f"{why}; similarity {match.score:.2f} to \"{match.description}\"",
+                why=f"{why}; similarity {match.score:.2f} to \"{match.description}\""
+                    + (f"; group classifier {match.head:.2f}" if match.head else ""),
                 protocol=match.group.protocol, source="similarity", score=round(match.score, 3)))
             result.level = more_serious(result.level, level)
         self._sepsis_combination(result, matches, text, offsets)
+
+    FAINTNESS = re.compile(r"\b(faint\w*|light.?headed\w*|dizz\w*|woozy|pass(ing|ed)? out|black(ing|ed)? out|"
+                           r"go(ing)? down|keel\w* over|collaps\w*)\b", re.IGNORECASE)
+
+    def _rash_with_faintness(self, result: TriageResult) -> None:
+        """Protocol, airway / allergic reaction: "feeling faint with a rash" is an emergency,
+        although a rash alone and dizziness alone are each urgent."""
+        if result.level == "emergency":
+            return
+        rash = [f for f in result.findings if f.protocol == "allergy without airway signs" and f.level == "urgent"]
+        faint = [f for f in result.findings if f.level == "urgent" and f.protocol in ("systemic", "heart / circulation")
+                 and self.FAINTNESS.search(f.text)]
+        if rash and faint:
+            f = faint[0]
+            result.findings.append(Finding(
+                label="RASH_WITH_FAINTNESS", sign_level="emergency", text=f.text, start=f.start, end=f.end,
+                modifiers=[], level="emergency", why=f"feeling faint with a rash (\"{rash[0].text}\")",
+                protocol="airway / allergic reaction", source=f.source, score=f.score))
+            result.level = "emergency"
 
     SEPSIS_COMPANIONS = ("confusion_drowsy", "breathing", "heart_circulation")
     COMPANION_SLACK = 0.03
@@ -418,14 +445,14 @@ class TriageEngine:
                 return
         top_of_clause = {}
         for m in matches:
-            top_of_clause[m.start] = max(top_of_clause.get(m.start, 0.0), m.score)
+            top_of_clause[m.start] = max(top_of_clause.get(m.start, 0.0), m.strength)
         for m in matches:
-            if m.score < top_of_clause[m.start]:
+            if m.strength < top_of_clause[m.start]:
                 continue
             elsewhere = all(not (offsets[m.start] <= f.start < chunk_end(text, offsets[m.end - 1]))
                             for f in infection)
             if m.group.name in self.SEPSIS_COMPANIONS and elsewhere and \
-                    m.score >= m.group.threshold - self.COMPANION_SLACK:
+                    m.strength >= m.group.threshold - self.COMPANION_SLACK:
                 start, end = offsets[m.start], chunk_end(text, offsets[m.end - 1])
                 result.findings.append(Finding(
                     label="SEPSIS_SIGNS", sign_level="emergency", text=text[start:end], start=start,

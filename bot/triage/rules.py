@@ -87,6 +87,7 @@ class MessageForm:
     habitual: Tuple[re.Pattern, ...] = ()
     asking_about: Tuple[re.Pattern, ...] = ()
     not_a_person: Tuple[re.Pattern, ...] = ()
+    worse_after_now: Tuple[re.Pattern, ...] = ()
     clause_cues: Dict[str, Tuple[re.Pattern, ...]] = field(default_factory=dict)
 
 
@@ -97,7 +98,7 @@ def _message_form(where: str, raw) -> MessageForm:
         raise TriageRulesError(f"{where}: expected a mapping")
     _only(where, raw, ("present_now", "conditional", "pseudo_negation", "figures_of_speech",
                        "mild_qualifiers", "question_forms", "politeness", "habitual", "asking_about", "not_a_person",
-                       "clause_cues"))
+                       "worse_after_now", "clause_cues"))
     cues = raw.get("clause_cues") or {}
     if not isinstance(cues, dict):
         raise TriageRulesError(f"{where}.clause_cues: expected a mapping of category to patterns")
@@ -113,6 +114,7 @@ def _message_form(where: str, raw) -> MessageForm:
         habitual=_patterns(f"{where}.habitual", raw.get("habitual") or []),
         asking_about=_patterns(f"{where}.asking_about", raw.get("asking_about") or []),
         not_a_person=_patterns(f"{where}.not_a_person", raw.get("not_a_person") or []),
+        worse_after_now=_patterns(f"{where}.worse_after_now", raw.get("worse_after_now") or []),
         clause_cues={c: _patterns(f"{where}.clause_cues.{c}", v or []) for c, v in cues.items()},
     )
 

@@ -5,6 +5,9 @@ balloon", "it's like breathing through a straw"). Here each clause is encoded by
 sentence encoder and compared with every description in triage/red_flags.yml; a clause at or
 above its group's threshold is a finding of that group, and one between `near` and the
 threshold is kept as a near miss (the assistant then asks the guided red-flag check).
+Beside the nearest description, a linear head trained on the whole bank (each group's
+descriptions against the other groups' and the non-reports) names each clause's most likely
+group: a red-flag group it is sure of counts even when no single description is near enough.
 What the finding means (denied, asked about, in the past) is decided with the rules'
 modifiers in the engine, not here.
 """
@@ -19,12 +22,14 @@ import numpy as np
 import yaml
 
 from bot.config import paths
+from bot.encoder.head import probabilities, stored_head
 from bot.triage.clauses import split_clauses
 from bot.triage.rules import PROTOCOL as PROTOCOL_GROUPS
 from bot.triage.rules import RULES_DIR, TriageRulesError, read_yaml
 
 BANK_FILE = RULES_DIR / "red_flags.yml"
 GROUP_LEVELS = ("emergency", "urgent", "routine")
+NOT_A_REPORT = "(not a report)"  # the head's label for the rivals
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Group:
     descriptions: Tuple[str, ...]
     severity_defined: bool = False  # urgent only when severe/worse/lasting: "a bit" makes it a check
     requires: Optional["re.Pattern"] = None  # a word the clause must hold (airway: lips, throat...)
+    head: bool = True  # the group head may make a near miss of this group count
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,17 @@ class Match:
     description: str
     start: int
     end: int
+    head: float = 0.0  # the group head's probability, when it is what made this match count
 
     @property
     def counts(self) -> bool:
-        return self.score >= self.group.threshold
+        return self.score >= self.group.threshold or self.head > 0
+
+    @property
+    def strength(self) -> float:
+        """The score the decisions use: a match the head made count is as strong as its
+        group's threshold, whatever its nearest description scored."""
+        return max(self.score, self.group.threshold) if self.head > 0 else self.score
 
 
 def _number(where: str, value) -> float:
@@ -66,6 +79,11 @@ def load_margin(path: Path = BANK_FILE) -> float:
 def load_overrule_mild(path: Path = BANK_FILE) -> float:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return _number(f"{path}: overrule_mild", raw.get("overrule_mild", 0.70))
+
+
+def load_head_threshold(path: Path = BANK_FILE) -> float:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return _number(f"{path}: head_threshold", raw.get("head_threshold", 0.5))
 
 
 def load_not_reports(path: Path = BANK_FILE) -> Tuple[str, ...]:
@@ -112,10 +130,10 @@ def load_bank(path: Path = BANK_FILE) -> List[Group]:
         raw = read_yaml(path)
     except (OSError, yaml.YAMLError) as exc:
         raise TriageRulesError(f"{path}: cannot read: {exc}") from exc
-    if not isinstance(raw, dict) or set(raw) - {"defaults", "margin", "overrule_mild", "groups",
-                                                "not_reports", "rivals_from"}:
-        raise TriageRulesError(f"{path}: expected only the keys 'defaults', 'margin', 'groups', "
-                               "'rivals_from' and 'not_reports'")
+    if not isinstance(raw, dict) or set(raw) - {"defaults", "margin", "overrule_mild", "head_threshold",
+                                                "groups", "not_reports", "rivals_from"}:
+        raise TriageRulesError(f"{path}: expected only the keys 'defaults', 'margin', 'overrule_mild', "
+                               "'head_threshold', 'groups', 'rivals_from' and 'not_reports'")
     defaults = raw.get("defaults") or {}
     groups = []
     for name, spec in (raw.get("groups") or {}).items():
@@ -123,7 +141,7 @@ def load_bank(path: Path = BANK_FILE) -> List[Group]:
         if not isinstance(spec, dict):
             raise TriageRulesError(f"{where}: expected level/protocol/descriptions")
         unknown = set(spec) - {"level", "protocol", "threshold", "near", "descriptions", "severity_defined",
-                               "requires"}
+                               "requires", "head"}
         if unknown:
             raise TriageRulesError(f"{where}: unknown key(s) {sorted(unknown)}")
         level = spec.get("level")
@@ -153,7 +171,7 @@ def load_bank(path: Path = BANK_FILE) -> List[Group]:
                 raise TriageRulesError(f"{where}: description(s) without a word 'requires' asks for: {unreachable}")
         groups.append(Group(name, level, spec["protocol"], threshold, near,
                             tuple(" ".join(d.split()) for d in descriptions),
-                            bool(spec.get("severity_defined", False)), requires))
+                            bool(spec.get("severity_defined", False)), requires, bool(spec.get("head", True))))
     covered = {(g.level, g.protocol) for g in groups}
     missing = [f"{lvl}: {p}" for lvl, rows in PROTOCOL_GROUPS.items() for p in rows if (lvl, p) not in covered]
     if missing:
@@ -163,9 +181,10 @@ def load_bank(path: Path = BANK_FILE) -> List[Group]:
 
 class SemanticMatcher:
     def __init__(self, groups: Sequence[Group], encoder, margin: float = 0.05,
-                 not_reports: Sequence[str] = ()):
+                 not_reports: Sequence[str] = (), head_threshold: Optional[float] = None):
         self.groups = list(groups)
         self.margin = margin
+        self.head_threshold = head_threshold
         self.encoder = encoder
         self.not_reports = tuple(not_reports)
         self.rivals = encoder.encode_stored(list(self.not_reports)) if self.not_reports else None
@@ -176,6 +195,13 @@ class SemanticMatcher:
         self.texts = texts
         self.owners = np.array(owners)
         self.bank = encoder.encode_stored(texts)  # (descriptions, dim), unit rows
+        self.head = None
+        if head_threshold is not None:
+            self.head_names = [g.name for g in self.groups] + [NOT_A_REPORT]
+            labels = [self.groups[i].name for i in owners] + [NOT_A_REPORT] * len(self.not_reports)
+            vectors = np.vstack([self.bank, self.rivals]) if self.rivals is not None else self.bank
+            self.head = stored_head(paths.ENCODER_DIR / "cache", "\n".join([encoder.onnx_sha256, *texts, *self.not_reports]),
+                                    vectors, labels, self.head_names)
 
     def _decide(self, found: List[Match], rival: float) -> List[Match]:
         """A clause is what it is most like. It counts for a red-flag group when that group is
@@ -227,4 +253,37 @@ class SemanticMatcher:
                             if self.groups[gi].requires is None or self.groups[gi].requires.search(clause)),
                            key=lambda m: -m.score)
             out += self._decide(found, float(rival_score))
+        if self.head is not None:
+            out = self._head_findings(text, spans, vectors, rival, out)
+        return out
+
+    def _head_findings(self, text: str, spans, vectors: np.ndarray, rival: np.ndarray,
+                       found: List[Match]) -> List[Match]:
+        """A clause at least halfway from `near` to the threshold of one of a group's descriptions,
+        and closer to it than to any non-report, that the head gives to that red-flag group with at least `head_threshold`
+        counts for the group, evidenced by that description. Groups marked `head: false` (sepsis,
+        which the protocol defines as a combination) count by their descriptions only.
+        Expected mild effects stay with the descriptions: the head only adds red flags."""
+        probs = probabilities(vectors, *self.head)
+        out = list(found)
+        for k, (a, b) in enumerate(spans):
+            row = probs[k]
+            top = int(row.argmax())
+            if top >= len(self.groups) or row[top] < self.head_threshold:
+                continue
+            group = self.groups[top]
+            if group.level == "routine" or not group.head or \
+                    (group.requires is not None and not group.requires.search(text[a:b])):
+                continue
+            if any(m.start == a and m.group is group and m.counts for m in out):
+                continue
+            rows = np.flatnonzero(self.owners == top)
+            sims = self.bank[rows] @ vectors[k]
+            # Halfway from `near` to the threshold: the head weighs a clause like the group's
+            # descriptions, not one merely in their neighbourhood ("she's a bit off with me").
+            if sims.max() < (group.near + group.threshold) / 2 or sims.max() <= rival[k]:
+                continue
+            j = int(rows[int(sims.argmax())])
+            out = [m for m in out if not (m.start == a and m.group is group)]
+            out.append(Match(group, float(sims.max()), self.texts[j], a, b, head=float(row[top])))
         return out

@@ -265,3 +265,99 @@ def test_a_figure_of_speech_is_not_a_report(engine, text):
 ])
 def test_an_age_a_hedge_or_a_time_word_does_not_set_aside_a_sign_here_now(engine, text, expected):
     assert level(engine, text, treated=True) == expected
+
+
+# --- round 4: the group head and the protocol's combinations ----------------------------------
+
+def test_the_group_head_makes_a_near_miss_count_and_says_so():
+    """A match the head made count keeps its own similarity for staff and is as strong as its
+    group's threshold for the decisions."""
+    from bot.triage.semantic import Group, Match
+
+    group = Group("vision", "emergency", "brain / nerves", 0.52, 0.45, ("my vision went blurry",))
+    near = Match(group, 0.47, "my vision went blurry", 0, 10)
+    sure = Match(group, 0.47, "my vision went blurry", 0, 10, head=0.9)
+    assert not near.counts and near.strength == 0.47
+    assert sure.counts and sure.strength == 0.52
+
+
+def test_a_finding_the_head_made_names_it(engine):
+    result = engine.assess("there's a shadow creeping over half of what i can see", treated=True)
+    assert result.level == "emergency"
+    assert any("group classifier" in f.why and f.protocol == "brain / nerves" for f in result.findings)
+
+
+@pytest.mark.parametrize("text", [
+    "she's curious too",
+    "my dad is 80 and he's curious too, is there an age limit",
+    "my husband is a bit sceptical but keen",
+])
+def test_the_head_does_not_count_a_clause_that_is_like_a_non_report(engine, text):
+    assert level(engine, text, treated=True) == "none"
+
+
+@pytest.mark.parametrize("text, expected", [
+    # protocol, airway / allergic reaction: "feeling faint with a rash"
+    ("i've come out in hives on my belly and i feel woozy", "emergency"),
+    ("big itchy welts on both arms, and i'm so lightheaded i had to sit down", "emergency"),
+    ("i've come out in hives on my belly", "urgent"),
+    ("i feel woozy this evening", "urgent"),
+    # sepsis: a high fever with very little urine or mottled skin; a sense of doom
+    ("temp of 39 and i've hardly had a wee since yesterday", "emergency"),
+    ("temperature of 102 and only a tiny amount of pee all day", "emergency"),
+    ("barely any pee today", "urgent"),
+    ("my knees look blotchy purple and i'm freezing", "emergency"),
+    ("i have this feeling that something awful is going to happen", "emergency"),
+    # chest pressure told as a weight
+    ("it feels like a sack of sand is pressing down on my chest", "emergency"),
+    # a change into a state is not "gone" (resolved)
+    ("my right arm has gone heavy and useless", "emergency"),
+])
+def test_combinations_and_lay_words_the_protocol_lists(engine, text, expected):
+    assert level(engine, text, treated=True) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # worse, told after "now"
+    ("the swelling was small yesterday, now it's twice the size", "urgent"),
+    ("redness was fine at first but now it's wider than my palm", "urgent"),
+    ("the redness was quite bad on monday, now it's fading nicely", "routine"),
+    ("the itching is a lot less than yesterday", "routine"),
+])
+def test_a_mild_effect_getting_worse_or_severe(engine, text, expected):
+    assert level(engine, text, treated=True) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "the soreness has gone, thanks for asking",
+    "the bruise is completely gone now, can i book again?",
+    "the swelling has gone down now",
+])
+def test_a_mild_effect_that_has_gone_is_over(engine, text):
+    assert level(engine, text, treated=True) == "none"
+
+
+# The independent review of round 4 found these set aside or escalated by cues tried in it (a
+# "much better / a lot less" denial, "is gone" before a state, worsening after "now" without
+# its negation, a sense of doom about the stock market, patterned veins or paint).
+@pytest.mark.parametrize("text, expected", [
+    ("breathing is a lot less easy than yesterday", "emergency"),
+    ("i can see a lot less out of my left eye", "emergency"),
+    ("my skin is much paler and clammy", "emergency"),
+    ("i feel so much better apart from my throat feeling narrow", "emergency"),
+    ("my arm's gone dead", "emergency"),
+    ("my lip's gone massive", "emergency"),
+    ("my hand's gone cold and blue", "emergency"),
+    ("the redness was there on day 1, now it's no bigger", "routine"),
+    ("swelling is mild and now it's not spreading", "routine"),
+    ("a bit of swelling, now and then it feels bigger in the morning", "routine"),
+    ("slight swelling, i'll check now if it's bigger tomorrow", "routine"),
+    ("i have a feeling something bad is going to happen at work tomorrow", "none"),
+    ("does anyone else feel like something bad is going to happen before the treatment?", "none"),
+    ("my arms have patchy blue veins showing", "none"),
+    ("my hands have purple and blue patches from painting", "none"),
+    ("i've been peeing loads since i started drinking more water", "none"),
+    ("my chest is bursting with pride at the results", "none"),
+])
+def test_round_four_review_sentences(engine, text, expected):
+    assert level(engine, text, treated=True) == expected

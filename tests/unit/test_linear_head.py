@@ -1,7 +1,7 @@
 """The answer scorer's linear head: a deterministic softmax regression over sentence vectors."""
 import numpy as np
 
-from bot.knowledge.component import train_linear_head
+from bot.encoder.head import train_linear_head
 
 
 def _clusters(seed=0):

@@ -134,6 +134,36 @@ def test_a_personal_condition_or_an_activity_the_article_does_not_name_is_left_t
                        semantic=rest).kind == "answer"
 
 
+
+@pytest.mark.parametrize("text, entry, how", [
+    ("what would a course of these cost me, roughly", "maintenance", "price"),
+    ("is it cheaper than a transplant in the long run", "alternatives", "price"),
+    ("my mum is on tablets for her blood pressure, would it suit her", "candidacy", "personal_medicine"),
+    ("I'm on lithium for my mood, is it safe for me", "safety", "personal_medicine"),
+    ("would it outperform minoxidil for a receding hairline", "benefits", "named_comparison"),
+    ("is the serum halal", "what_are_exosomes", "product_attribute"),
+    ("once injected, how long before the body clears them out of the bloodstream", "how_it_works", "in_the_body"),
+])
+def test_a_question_the_article_does_not_settle_gets_no_entry_text(kb, text, entry, how):
+    real = AnswerSelector(kb, ServingConfig.load())
+    sure = {"clauses": [clause(f"kb_{entry}", 0.9, "kb_safety", 0.4)]}
+    d = real.decide(text, rank((f"kb_{entry}", 0.9)), semantic=sure)
+    assert (d.kind, d.how) == ("no_answer", how)
+
+
+@pytest.mark.parametrize("text, entry", [
+    ("how much downtime should I expect", "recovery_downtime"),
+    ("is it better than a hair transplant", "alternatives"),
+    ("can I take my usual painkillers afterwards", "aftercare_nsaids"),
+    ("how long do the results last", "maintenance"),
+    ("will it help me pay less attention to my thinning crown", "benefits"),
+])
+def test_the_unsettled_kinds_leave_ordinary_questions_answered(kb, text, entry):
+    real = AnswerSelector(kb, ServingConfig.load())
+    sure = {"clauses": [clause(f"kb_{entry}", 0.9, "kb_safety", 0.4)]}
+    assert real.decide(text, rank((f"kb_{entry}", 0.9)), semantic=sure).kind == "answer"
+
+
 # --- the linear head's vote (bot/knowledge/component.py) --------------------------------------
 
 UNSURE = [{"name": "nlu_fallback", "confidence": 0.7}, {"name": "kb_candidacy", "confidence": 0.25},
