@@ -110,6 +110,7 @@ telegram: install
 bench: train
 	$(PY) -m bot.bench $(BENCH_ARGS)
 	$(PY) -m bot.bench.history_flood
+	$(PY) -m bot.bench.edit_to_live
 
 # Mixed traffic for SOAK_SECONDS (default 600) against the whole assistant; fails on any error,
 # lost or duplicated escalation, error in the logs, or memory growth (docs/reliability.md "Soak").

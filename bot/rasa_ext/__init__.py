@@ -8,6 +8,8 @@ call path), in one package, applied by one explicit call from each entry point.
 - `speed/`: measured speed-ups that must not change any result (docs/performance.md). Applied
   unless `CLINIC_SPEEDUPS=off`; with it off the assistant behaves identically, only slower
   (CI runs the conversation tests both ways).
+- `live/`: the Rasa server swaps in the model retrained from the published knowledge base
+  (`model_swap`, bot/knowledge/retrain.py), since Rasa's own /model API is closed. Always applied.
 
 `registry.PATCHES` lists each replacement with what it replaces and why (`python -m
 bot.rasa_ext` prints them); `pins.yml` records the library versions and a hash of each replaced
@@ -32,6 +34,7 @@ _RASA_MODULES = (
     "bot.rasa_ext.speed.rule_matching",
     "bot.rasa_ext.speed.heap",
     "bot.rasa_ext.speed.sanic_workers",
+    "bot.rasa_ext.live.model_swap",
 )
 _ACTION_SERVER_MODULES = ("bot.rasa_ext.safety.action_webhook",)
 
@@ -44,7 +47,7 @@ def speedups_enabled() -> bool:
 
 
 def _kinds() -> tuple:
-    return registry.KINDS if speedups_enabled() else (registry.SAFETY,)
+    return registry.KINDS if speedups_enabled() else (registry.SAFETY, registry.LIVE)
 
 
 def describe_all() -> List[registry.Patch]:

@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 SAFETY = "safety"
 SPEED = "speed"
-KINDS = (SAFETY, SPEED)
+LIVE = "live"  # the served model follows the published knowledge base (always applied)
+KINDS = (SAFETY, SPEED, LIVE)
 # Which process a patch belongs in: the Rasa server (and whatever runs Rasa in-process: the
 # evaluation driver, the tests) or the action server.
 RASA = "rasa"
@@ -93,16 +94,26 @@ def replace(owner: Any, attribute: str, replacement: Any, *, name: str, kind: st
 def then(owner: Any, attribute: str, hook: Callable[[Any], None], **described: Any) -> Patch:
     """Describe a replacement of the factory `owner.attribute` that calls it as before, then
     hands what it made (a Sanic app) to `hook`. The library looks the factory up in its module
-    when it runs, so the replacement is what it calls."""
+    when it runs, so the replacement is what it calls. Several hooks on one factory chain: each
+    calls whatever was there when it was applied."""
     original = getattr(owner, attribute)
+    below = [original]
 
     @functools.wraps(original)
     def made_then_hooked(*args: Any, **kwargs: Any) -> Any:
-        made = original(*args, **kwargs)
+        made = below[0](*args, **kwargs)
         hook(made)
         return made
 
-    return replace(owner, attribute, made_then_hooked, _depth=3, **described)
+    patch = replace(owner, attribute, made_then_hooked, _depth=3, **described)
+    put_in_place = patch._apply
+
+    def apply_on_top() -> None:
+        below[0] = getattr(owner, attribute)
+        put_in_place()
+
+    patch._apply = apply_on_top
+    return patch
 
 
 def _caller_module(depth: int) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.config import paths
 from bot.config.logging_setup import configure_logging
-from bot.model import verified_model
+from bot.knowledge.retrain import live_model
 from bot.channels.rate_limit import history_limiter, limiter
 from bot.config.clinic import load_at_start
 from bot.escalation.store import max_photos
@@ -59,7 +59,9 @@ def main() -> int:
         print(f"not starting: {exc}", file=sys.stderr)
         return 2
     upgrade(settings.database_url)
-    model = verified_model()
+    # The model retrained from the published questions, if one is live (bot/knowledge/retrain.py);
+    # otherwise the one trained from the files.
+    model = live_model(settings.database_url)
     # Rasa's HTTP API is only opened with a token, on loopback: the worker uses it to send
     # safety-net messages. A fresh random token per run unless one is configured.
     token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(32)

@@ -1,6 +1,8 @@
 """The background worker (`make run` starts it): delivers the outbox, queues safety-net
 messages for unacknowledged alerts, finishes data deletions, and purges conversations past
-the retention period (RETENTION_DAYS, default 365; at start, then hourly).
+the retention period (RETENTION_DAYS, default 365; at start, then hourly), and retrains the
+model in a process of its own when the published questions change (bot/knowledge/retrain.py;
+KNOWLEDGE_RETRAIN=off leaves that out).
 
     python -m bot.serve.worker [--once]
 
@@ -16,10 +18,12 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Optional
 
 from bot.config.clinic import ClinicConfigError, load_at_start, load_clinic
 from bot.escalation.safety_net import queue_due_safety_nets
+from bot.knowledge.retrain import BackgroundRetrain
 from bot.config.logging_setup import configure_logging
 from bot.notify.factory import build_notifiers
 from bot.notify.outbox import Outbox
@@ -31,8 +35,15 @@ from bot.storage.db import upgrade
 logger = logging.getLogger("bot.serve.worker")
 
 
+def retrain_enabled() -> bool:
+    value = (os.environ.get("KNOWLEDGE_RETRAIN") or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise SettingsError(f"KNOWLEDGE_RETRAIN must be 'on' or 'off', not {value!r}")
+    return value == "on"
+
+
 async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int,
-                   retention: Optional[RetentionJob] = None) -> int:
+                   retention: Optional[RetentionJob] = None, retrain: Optional[BackgroundRetrain] = None) -> int:
     queued = queue_due_safety_nets(settings.database_url, safety_net_minutes, settings.notifiers)
     if queued:
         logger.info("safety net queued for escalations %s", queued)
@@ -40,6 +51,8 @@ async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int,
     delivered = await outbox.drain()
     if retention is not None:  # after the alerts: a purge never delays one
         retention.run_if_due()
+    if retrain is not None:
+        retrain.tick(time.monotonic())
     return delivered
 
 
@@ -58,19 +71,26 @@ async def main_async(once: bool, interval: float) -> int:
         names.append("patient")
     outbox = Outbox(settings.database_url, build_notifiers(names))
     clinic = load_clinic()
+    retrain = None
+    if retrain_enabled():
+        from bot.config.secrets import production
+
+        retrain = BackgroundRetrain(settings.database_url, production())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     while True:
         try:
-            await run_once(settings, outbox, clinic.safety_net_minutes, retention)
+            await run_once(settings, outbox, clinic.safety_net_minutes, retention, retrain)
         except Exception:  # noqa: BLE001 - keep working; the next round retries
             logger.exception("worker round failed")
         if once:
             return 0
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
+            if retrain is not None:
+                retrain.stop()
             return 0
         except asyncio.TimeoutError:
             pass
@@ -84,6 +104,7 @@ def main(argv=None) -> int:
     configure_logging()
     try:
         Settings.from_env().retention_days
+        retrain_enabled()
         load_at_start()
     except (SettingsError, ClinicConfigError) as exc:
         print(f"bot.serve.worker: not starting: {exc}", file=sys.stderr, flush=True)

@@ -272,3 +272,23 @@ class KnowledgeRevision(Base):
     id = Column(Integer, primary_key=True, autoincrement=False)
     revision = Column(Integer, nullable=False, default=0)
     seeded_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ModelBuild(Base):
+    """A model trained from the knowledge base's published questions (bot/knowledge/retrain.py),
+    or the model trained from the files, once the published set matches them again. `inputs` is
+    the hash of everything the model is trained from; the Rasa server serves the ready build
+    that became live last, and the one before it serves until a new one is ready."""
+
+    __tablename__ = "model_builds"
+
+    id = Column(Integer, primary_key=True)
+    inputs = Column(String(64), nullable=False, unique=True)
+    state = Column(String(16), nullable=False)             # training | ready | failed
+    model_file = Column(String(255), nullable=True)        # relative to models/
+    model_sha256 = Column(String(64), nullable=True)
+    knowledge_revision = Column(Integer, nullable=False)
+    error = Column(Text, nullable=True)
+    started_at = Column(DateTime, nullable=False, default=utcnow)
+    finished_at = Column(DateTime, nullable=True)
+    live_since = Column(DateTime, nullable=True, index=True)

@@ -207,3 +207,22 @@ def test_the_knowledge_pages_need_sign_in_and_refuse_odd_input(console):
     assert c.post("/knowledge/safety", data={"csrf": csrf, "action": "sign", "version_id": "999999",
                                              "confirm": "yes"}).status_code == 422
     assert c.post("/curation", data={"csrf": csrf, "question_ids": "1", "entry_id": "x\x00"}).status_code == 400
+
+
+def test_the_list_says_which_model_serves_and_why_a_retrain_failed(console):
+    from bot.storage.db import transaction
+    from bot.storage.models import ModelBuild
+
+    page = sign_in(console, STAFF).get("/knowledge")
+    assert "Serving the model trained from the files" in page.text and 'data-model-state' not in page.text
+    with transaction(console.url) as s:
+        s.add(ModelBuild(inputs="f" * 64, state="failed", knowledge_revision=7,
+                         error="training failed (exit code 1): InvalidConfigException: no such component"))
+    try:
+        page = sign_in(console, STAFF).get("/knowledge")
+        assert 'data-model-state="failed"' in page.text
+        assert "still serving" in page.text
+        assert "InvalidConfigException: no such component" in page.text
+    finally:
+        with transaction(console.url) as s:
+            s.query(ModelBuild).filter(ModelBuild.inputs == "f" * 64).delete()

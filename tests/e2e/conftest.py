@@ -63,7 +63,10 @@ def live(tmp_path_factory):
                       TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET, TELEGRAM_API_BASE_URL=telegram.base_url,
                       TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
                       WEBCHAT_SECRET="webchat-secret-for-tests-0123456789abcdef",
-                      LOG_DIR=str(work / "logs"), CONSOLE_PORT=str(console_port), CLINIC_FILE=str(clinic_file))
+                      LOG_DIR=str(work / "logs"), CONSOLE_PORT=str(console_port), CLINIC_FILE=str(clinic_file),
+                      # Tests that publish new questions must not start minutes of training beside
+                      # the others; tests/integration/test_knowledge_retrain.py covers the retrain.
+                      KNOWLEDGE_RETRAIN="off")
     for name in ("CLINIC_CONTACT", "CLINIC_OUT_OF_HOURS_CONTACT", "CLINIC_EMERGENCY_NUMBER"):
         env.pop(name, None)  # the file's lines, whatever the caller's environment says
     proc = subprocess.Popen([sys.executable, "-m", "bot.serve.run"], cwd=paths.ROOT, env=env,

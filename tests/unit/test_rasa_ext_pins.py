@@ -48,7 +48,7 @@ def test_an_unpinned_or_stale_patch_is_reported():
 
 def test_every_patch_says_what_it_replaces_and_why():
     patches = rasa_ext.describe_all()
-    assert {p.kind for p in patches} == {registry.SAFETY, registry.SPEED}
+    assert {p.kind for p in patches} == {registry.SAFETY, registry.SPEED, registry.LIVE}
     for patch in patches:
         assert patch.name.startswith(patch.kind + "."), patch.name
         assert len(patch.why) > 40, patch.name
@@ -61,7 +61,7 @@ def test_the_tests_run_with_what_the_switch_says():
     speed_on = rasa_ext.speedups_enabled()
     for patch in rasa_ext.describe_all():
         if patch.process == registry.RASA:
-            assert patch.applied == (patch.kind == registry.SAFETY or speed_on), patch.name
+            assert patch.applied == (patch.kind in (registry.SAFETY, registry.LIVE) or speed_on), patch.name
     from rasa.engine.runner.dask import DaskGraphRunner
 
     graph_runner = registry.PATCHES["speed.graph_runner"]
@@ -112,3 +112,20 @@ def test_the_docs_list_every_patch():
     listed = (paths.ROOT / "docs" / "rasa-changes.md").read_text()
     missing = [p.name for p in rasa_ext.describe_all() if f"| `{p.name}` |" not in listed]
     assert not missing, f"docs/rasa-changes.md does not list: {', '.join(missing)}"
+
+
+def test_hooks_on_one_factory_chain():
+    """speed.start_up_heap_frozen and live.model_follows_knowledge both hook
+    rasa.core.run.configure_app: each must still run once both are applied."""
+    import rasa.core.run
+
+    rasa_ext.describe_all()
+    heap, live = registry.PATCHES["speed.start_up_heap_frozen"], registry.PATCHES["live.model_follows_knowledge"]
+    if not (heap.applied and live.applied):
+        pytest.skip("needs the speed changes on")
+    app = rasa.core.run.configure_app(port=0)
+    # Sanic 21.12 keeps server listeners as signal handlers: partial(Sanic._listener, listener=...).
+    names = {getattr(getattr(route, "handler", None), "keywords", {}).get("listener", None).__name__
+             for route in app.signal_router.routes
+             if hasattr(getattr(getattr(route, "handler", None), "keywords", {}).get("listener", None), "__name__")}
+    assert {"freeze_start_up_heap", "start_following", "stop_following"} <= names

@@ -19,7 +19,7 @@ from bot.channels.commands import clean_text
 from bot.console import curation, review
 from bot.console.routes.curation import question_ids
 from bot.console.web import Console, bad_request, valid_id
-from bot.knowledge import checks, export, store
+from bot.knowledge import checks, export, retrain, store
 
 ENTRY_ACTIONS = ("save", "save_draft", "submit", "sign", "retire", "restore")
 MAX_FIELD = 20000  # characters in one field; the form limit (64 KiB) bounds it anyway
@@ -73,7 +73,8 @@ def routes(console: Console):
         for e in entries:
             counts[e.state] = counts.get(e.state, 0) + 1
         return console.page(request, "knowledge_list.html", entries=entries, counts=counts,
-                            production=console.production, can_sign=can_sign(request.state.staff))
+                            production=console.production, can_sign=can_sign(request.state.staff),
+                            model=retrain.status(url))
 
     def entry_page(request: Request, entry: store.Entry, values=None, problems=None, message=None,
                    status_code: int = 200):

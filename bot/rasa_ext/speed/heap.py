@@ -8,9 +8,9 @@ seconds and took 230-330 ms, and no message is handled meanwhile (at 10 conversa
 permanent generation the collector skips, so a full collection walks only what was created
 since (~50,000 objects, ~40 ms). Garbage collection itself is not turned off: everything
 created while serving is collected as before; start-up garbage is collected once before the
-freeze. Frozen objects are never collected, so this is for a process that loads its model
-once: ours cannot replace it (the /model routes are closed, no model server is configured);
-with a model server, each replaced model's cyclic garbage would stay. Measured in
+freeze. Frozen objects are never collected, so a model replaced later would stay in memory:
+the one way ours is replaced (live/model_swap.py, a model retrained from the published
+knowledge base) unfreezes, collects and freezes again after the swap. Measured in
 docs/performance.md "Round 4".
 """
 from __future__ import annotations
