@@ -48,7 +48,7 @@ TIERS = {"unit": "unit", "triage": "unit", "integration": "integration", "e2e": 
          "console": "console", "fuzz": "fuzz"}
 SLOW_TIERS = {"e2e", "faults"}
 # What a test needs, told by the fixtures it uses (directly or through other fixtures).
-SLOW_FIXTURES = {"assistant", "live", "stack"}
+SLOW_FIXTURES = {"assistant", "live", "stack", "rasa_following"}
 POSTGRES_FIXTURES = {"postgres_server", "stack"}
 SERVER_FIXTURES = POSTGRES_FIXTURES | {"redis_server", "redis_installed", "nginx_installed"}
 BROWSER_FIXTURES = {"chromium"}

@@ -11,27 +11,17 @@ The worker notices a new revision within its round (WORKER_INTERVAL, 2 s), not c
 """
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from bot.config import paths
 from bot.knowledge import retrain, store
-from bot.serve.processes import free_port, project_env, wait_http
+from bot.serve.processes import rasa_server, served_model
 from bot.storage.db import upgrade
 
 TOKEN = "edit-to-live-bench"
 QUESTION = "Could I go back to cycling to work the morning after my session?"
-
-
-def served(base: str) -> str:
-    with urllib.request.urlopen(f"{base}/status?token={TOKEN}", timeout=30) as response:
-        return Path(json.loads(response.read())["model_file"]).name
 
 
 def main() -> int:
@@ -39,36 +29,19 @@ def main() -> int:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         store.ensure_seeded(url)
-        port = free_port()
-        env = project_env(DATABASE_URL=url, RASA_API_TOKEN=TOKEN, MODEL_POLL_SECONDS="5", SANIC_HOST="127.0.0.1",
-                          ACTION_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}/webhook")
-        with open(Path(tmp) / "rasa.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "bot.serve.rasa_server", "-m", "bot.serve.rasa_cli", "run",
-                                     "--model", str(retrain.live_model(url)), "--endpoints", "endpoints.yml",
-                                     "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(port),
-                                     "--enable-api"], cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-            try:
-                base = f"http://127.0.0.1:{port}"
-                wait_http(f"{base}/", 300, proc)
-                version = store.add_questions(url, "aftercare_rest", "bench", [QUESTION])
-                signed = time.monotonic()
-                store.sign(url, version.id, "bench_clinician", "clinician")
-                outcome = retrain.build(url, production=False)
-                ready = time.monotonic()
-                if outcome != "ready":
-                    print(f"edit to live: the build ended '{outcome}': {retrain.status(url).latest.error}")
-                    return 1
-                target = Path(retrain.status(url).live.model_file).name
-                while served(base) != target and time.monotonic() - ready < 300:
-                    time.sleep(0.2)
-                live = time.monotonic()
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        with rasa_server(url, retrain.live_model(url), TOKEN, Path(tmp) / "rasa.log") as base:
+            version = store.add_questions(url, "aftercare_rest", "bench", [QUESTION])
+            signed = time.monotonic()
+            store.sign(url, version.id, "bench_clinician", "clinician")
+            outcome = retrain.build(url, production=False)
+            ready = time.monotonic()
+            if outcome != "ready":
+                print(f"edit to live: the build ended '{outcome}': {retrain.status(url).latest.error}")
+                return 1
+            target = Path(retrain.status(url).live.model_file).name
+            while served_model(base, TOKEN) != target and time.monotonic() - ready < 300:
+                time.sleep(0.2)
+            live = time.monotonic()
         swapped = live - ready < 300
         if swapped:
             print(f"edit to live (a new question, SQLite, this machine): build {ready - signed:.0f} s "

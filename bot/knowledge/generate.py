@@ -73,12 +73,12 @@ def render_domain(kb: KnowledgeBase) -> str:
     return "\n".join(lines) + "\n"
 
 
+GENERATED_FILES = (paths.GENERATED_DATA_DIR / "knowledge_nlu.yml", paths.GENERATED_DATA_DIR / "knowledge_rules.yml",
+                   paths.GENERATED_DOMAIN_FILE)
+
+
 def render_all(kb: KnowledgeBase) -> Dict[Path, str]:
-    return {
-        paths.GENERATED_DATA_DIR / "knowledge_nlu.yml": render_nlu(kb),
-        paths.GENERATED_DATA_DIR / "knowledge_rules.yml": render_rules(kb),
-        paths.GENERATED_DOMAIN_FILE: render_domain(kb),
-    }
+    return dict(zip(GENERATED_FILES, (render_nlu(kb), render_rules(kb), render_domain(kb))))
 
 
 def build(kb: KnowledgeBase | None = None) -> List[Path]:

@@ -144,3 +144,33 @@ def launched_children(parent: int) -> Dict[str, int]:
             if any(marker in f" {cmdline}" for marker in markers):
                 found[name] = int(entry.name)
     return found
+
+
+@contextmanager
+def rasa_server(database_url: str, model: Path, token: str, log_path: Path,
+                extra_env: Optional[Dict[str, str]] = None, timeout: float = 300) -> Iterator[str]:
+    """Run the Rasa server as `make run` starts it (API on, behind `token`), with no action
+    server behind it; yields its base URL. It follows the database's live model
+    (bot/rasa_ext/live/model_swap.py): what it serves is `served_model(url, token)`."""
+    port = free_port()
+    env = project_env(DATABASE_URL=database_url, RASA_API_TOKEN=token, SANIC_HOST="127.0.0.1",
+                      ACTION_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}/webhook", **(extra_env or {}))
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bot.serve.rasa_server", "-m", "bot.serve.rasa_cli", "run",
+                                 "--model", str(model), "--endpoints", "endpoints.yml", "--credentials",
+                                 "credentials.yml", "-i", "127.0.0.1", "-p", str(port), "--enable-api"],
+                                cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/", timeout, proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc, timeout=60)
+
+
+def served_model(base_url: str, token: str) -> str:
+    """The file name of the model a Rasa server serves (its /status, behind the API token)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base_url}/status?token={token}", timeout=30) as response:
+        return Path(json.loads(response.read())["model_file"]).name

@@ -23,6 +23,7 @@ from typing import Optional
 
 from bot.config.clinic import ClinicConfigError, load_at_start, load_clinic
 from bot.escalation.safety_net import queue_due_safety_nets
+from bot.knowledge import retrain as knowledge_retrain
 from bot.knowledge.retrain import BackgroundRetrain
 from bot.config.logging_setup import configure_logging
 from bot.notify.factory import build_notifiers
@@ -33,13 +34,6 @@ from bot.config.settings import Settings, SettingsError
 from bot.storage.db import upgrade
 
 logger = logging.getLogger("bot.serve.worker")
-
-
-def retrain_enabled() -> bool:
-    value = (os.environ.get("KNOWLEDGE_RETRAIN") or "on").strip().lower()
-    if value not in ("on", "off"):
-        raise SettingsError(f"KNOWLEDGE_RETRAIN must be 'on' or 'off', not {value!r}")
-    return value == "on"
 
 
 async def run_once(settings: Settings, outbox: Outbox, safety_net_minutes: int,
@@ -72,7 +66,7 @@ async def main_async(once: bool, interval: float) -> int:
     outbox = Outbox(settings.database_url, build_notifiers(names))
     clinic = load_clinic()
     retrain = None
-    if retrain_enabled():
+    if knowledge_retrain.enabled():
         from bot.config.secrets import production
 
         retrain = BackgroundRetrain(settings.database_url, production())
@@ -104,9 +98,9 @@ def main(argv=None) -> int:
     configure_logging()
     try:
         Settings.from_env().retention_days
-        retrain_enabled()
+        knowledge_retrain.enabled()
         load_at_start()
-    except (SettingsError, ClinicConfigError) as exc:
+    except (SettingsError, ClinicConfigError, ValueError) as exc:
         print(f"bot.serve.worker: not starting: {exc}", file=sys.stderr, flush=True)
         return 2
     return asyncio.run(main_async(args.once, args.interval))

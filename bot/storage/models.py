@@ -277,13 +277,16 @@ class KnowledgeRevision(Base):
 class ModelBuild(Base):
     """A model trained from the knowledge base's published questions (bot/knowledge/retrain.py),
     or the model trained from the files, once the published set matches them again. `inputs` is
-    the hash of everything the model is trained from; the Rasa server serves the ready build
-    that became live last, and the one before it serves until a new one is ready."""
+    the hash of everything the model is trained from; `code_inputs` the hash of all of it but the
+    knowledge base's generated files, so a build trained with other code or pipeline (an
+    upgrade since) is never served. The Rasa server serves the ready build that became live
+    last, and the one before it serves until a new one is ready."""
 
     __tablename__ = "model_builds"
 
     id = Column(Integer, primary_key=True)
     inputs = Column(String(64), nullable=False, unique=True)
+    code_inputs = Column(String(64), nullable=False)       # the same, without the knowledge base's files
     state = Column(String(16), nullable=False)             # training | ready | failed
     model_file = Column(String(255), nullable=True)        # relative to models/
     model_sha256 = Column(String(64), nullable=True)

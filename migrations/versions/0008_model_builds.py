@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table('model_builds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('inputs', sa.String(length=64), nullable=False),
+    sa.Column('code_inputs', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('model_file', sa.String(length=255), nullable=True),
     sa.Column('model_sha256', sa.String(length=64), nullable=True),

@@ -216,7 +216,7 @@ def test_the_list_says_which_model_serves_and_why_a_retrain_failed(console):
     page = sign_in(console, STAFF).get("/knowledge")
     assert "Serving the model trained from the files" in page.text and 'data-model-state' not in page.text
     with transaction(console.url) as s:
-        s.add(ModelBuild(inputs="f" * 64, state="failed", knowledge_revision=7,
+        s.add(ModelBuild(inputs="f" * 64, code_inputs="c" * 64, state="failed", knowledge_revision=7,
                          error="training failed (exit code 1): InvalidConfigException: no such component"))
     try:
         page = sign_in(console, STAFF).get("/knowledge")

@@ -74,7 +74,8 @@ def routes(console: Console):
             counts[e.state] = counts.get(e.state, 0) + 1
         return console.page(request, "knowledge_list.html", entries=entries, counts=counts,
                             production=console.production, can_sign=can_sign(request.state.staff),
-                            model=retrain.status(url))
+                            model=retrain.status(url), retrain_on=retrain.enabled(),
+                            files_model=retrain.FILES_MODEL)
 
     def entry_page(request: Request, entry: store.Entry, values=None, problems=None, message=None,
                    status_code: int = 200):

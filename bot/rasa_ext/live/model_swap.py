@@ -18,6 +18,7 @@ import asyncio
 import gc
 import logging
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -56,25 +57,30 @@ def swap_in(agent: Any, processor: Any) -> None:
 
 
 async def follow_once(agent: Any, url: str, loop: asyncio.AbstractEventLoop) -> Optional[Path]:
-    """Swap in the live build if it is not what the agent serves; returns the new model's path."""
+    """Swap in the live build if it is not what the agent serves; returns the new model's path.
+    An agent left without a model (its model did not load at start) gets the live build, or
+    the files' model."""
     from bot.knowledge import retrain
+    from bot.model import verified_model
 
     build = await loop.run_in_executor(None, retrain.live_build, url)
-    if build is None or agent.processor is None:
+    if build is None and agent.processor is not None:
         return None
-    target = (retrain.paths.MODELS_DIR / build.model_file).resolve()
-    if Path(agent.processor.model_path).resolve() == target:
+    ours = build is not None and build.model_file != retrain.FILES_MODEL  # a retrained build
+    target = (retrain.paths.MODELS_DIR / build.model_file if ours else retrain.paths.MODEL_FILE).resolve()
+    if agent.processor is not None and Path(agent.processor.model_path).resolve() == target:
         return None
     try:
-        path = await loop.run_in_executor(None, retrain.verified_build, build)
+        path = await loop.run_in_executor(None, partial(retrain.verified_build, build) if ours else verified_model)
         processor = await loop.run_in_executor(None, load_processor, agent, path)
     except Exception as exc:  # noqa: BLE001 - the current model keeps serving (a bad hash included)
         reason = f"the Rasa server could not load it: {type(exc).__name__}: {exc}"
-        logger.error("model %s not swapped in: %s", build.model_file, reason)
-        await loop.run_in_executor(None, retrain.refuse, url, build.id, reason)
+        logger.error("model %s not swapped in: %s", target.name, reason)
+        if ours:
+            await loop.run_in_executor(None, retrain.refuse, url, build.id, reason)
         return None
     swap_in(agent, processor)
-    logger.info("now serving %s (knowledge revision %s)", build.model_file, build.knowledge_revision)
+    logger.info("now serving %s", target.name)
     return path
 
 
@@ -89,7 +95,7 @@ def follow_live_model(app: Any) -> None:
             while True:
                 await asyncio.sleep(POLL_SECONDS)
                 agent = getattr(app_.ctx, "agent", None)
-                if agent is None:
+                if agent is None or agent.tracker_store is None:
                     continue
                 try:
                     await follow_once(agent, url, loop)
