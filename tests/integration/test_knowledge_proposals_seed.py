@@ -4,7 +4,6 @@ only, by the process that seeded; a broken proposals file is logged and audited 
 stop seeding. Real SQLite files."""
 import logging
 import shutil
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -71,27 +70,6 @@ def test_seeding_again_changes_nothing_and_so_does_proposing_the_file_again(url)
     assert store.ensure_seeded(url) is False
     assert store.apply_proposals(url, ISSUE_15) == [(entry_id, None) for entry_id in PROPOSED]
     assert counts(url) == before
-
-
-def test_processes_starting_together_save_each_proposal_once(url, kb):
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(store.ensure_seeded(url))) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results.count(True) == 1
-    assert counts(url)[0] == len(kb) + len(PROPOSED)
-
-
-BROKEN = {
-    # Not YAML at all.
-    "a-unreadable.yml": "author: [unclosed\nentries: {",
-    # Checks the loader's rules: an answer of three words.
-    "b-too-short.yml": "author: proposed (test)\nentries:\n  - id: dandruff\n    answer: Wash your hair.\n",
-    # An entry this install does not have.
-    "c-unknown-entry.yml": "author: proposed (test)\nentries:\n  - id: no_such_entry\n    answer: Hello.\n",
-}
 
 
 def test_a_broken_proposals_file_is_reported_and_seeding_goes_on(url, kb, tmp_path, caplog):
