@@ -72,6 +72,16 @@ def test_seeding_again_changes_nothing_and_so_does_proposing_the_file_again(url)
     assert counts(url) == before
 
 
+BROKEN = {
+    # Not YAML at all.
+    "a-unreadable.yml": "author: [unclosed\nentries: {",
+    # Checks the loader's rules: an answer of three words.
+    "b-too-short.yml": "author: proposed (test)\nentries:\n  - id: dandruff\n    answer: Wash your hair.\n",
+    # An entry this install does not have.
+    "c-unknown-entry.yml": "author: proposed (test)\nentries:\n  - id: no_such_entry\n    answer: Hello.\n",
+}
+
+
 def test_a_broken_proposals_file_is_reported_and_seeding_goes_on(url, kb, tmp_path, caplog):
     directory = tmp_path / "proposals"
     directory.mkdir()
