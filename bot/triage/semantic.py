@@ -195,6 +195,7 @@ class SemanticMatcher:
         self.texts = texts
         self.owners = np.array(owners)
         self.bank = encoder.encode_stored(texts)  # (descriptions, dim), unit rows
+        self.rows_of = [np.flatnonzero(self.owners == i) for i in range(len(self.groups))]
         self.head = None
         if head_threshold is not None:
             self.head_names = [g.name for g in self.groups] + [NOT_A_REPORT]
@@ -277,7 +278,7 @@ class SemanticMatcher:
                 continue
             if any(m.start == a and m.group is group and m.counts for m in out):
                 continue
-            rows = np.flatnonzero(self.owners == top)
+            rows = self.rows_of[top]
             sims = self.bank[rows] @ vectors[k]
             # Halfway from `near` to the threshold: the head weighs a clause like the group's
             # descriptions, not one merely in their neighbourhood ("she's a bit off with me").
